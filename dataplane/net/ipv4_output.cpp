@@ -1,0 +1,76 @@
+// IPv4 output for NetStack: next-hop choice, link address resolution, Ethernet framing.
+#include "dataplane/net/net_stack.hpp"
+
+namespace sluice {
+
+void NetStack::write_ipv4_header(rte_mbuf* packet, const wire::Ipv4Header& header) {
+    wire::Ipv4Header h = header;
+    h.identification = next_ip_id_++;
+    const bool device_sums = offloads_.tx_ipv4;
+    h.emit({rte_pktmbuf_mtod(packet, std::byte*), wire::Ipv4Header::kMinLength},
+           device_sums ? wire::HeaderChecksum::VerifiedByDevice : wire::HeaderChecksum::Verify);
+    if (device_sums) {
+        packet->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+        packet->l3_len = wire::Ipv4Header::kMinLength;
+    }
+}
+
+void NetStack::send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination) {
+    if (is_local_broadcast(destination)) {
+        transmit_to(packet, wire::MacAddress::broadcast(), wire::ethertype::kIpv4);
+        return;
+    }
+    wire::Ipv4Address next_hop = destination;
+    if (!config_.address.on_link(destination)) {
+        if (!config_.gateway) {
+            drop(packet, DropReason::NoRoute);
+            return;
+        }
+        next_hop = *config_.gateway;
+    }
+    const Nanos now = clock_.now();
+    if (const wire::MacAddress* mac = neighbors_->lookup(next_hop, now)) {
+        transmit_to(packet, *mac, wire::ethertype::kIpv4);
+        return;
+    }
+    switch (neighbors_->hold(next_hop, packet, now)) {
+        case NeighborCache::HoldOutcome::QueuedNewEntry:
+            send_arp_request(next_hop);
+            return;
+        case NeighborCache::HoldOutcome::Queued:
+            return;
+        case NeighborCache::HoldOutcome::QueueFull:
+            drop(packet, DropReason::NeighborQueueFull);
+            return;
+        case NeighborCache::HoldOutcome::TableFull:
+            drop(packet, DropReason::NeighborTableFull);
+            return;
+    }
+}
+
+void NetStack::transmit_to(rte_mbuf* packet, const wire::MacAddress& destination,
+                           std::uint16_t ethertype) {
+    wire::EthernetHeader eth;
+    eth.destination = destination;
+    eth.source = config_.mac;
+    eth.ethertype = ethertype;
+    if (config_.vlan_id) eth.vlan_tci = *config_.vlan_id;
+    const auto length = static_cast<std::uint16_t>(eth.length());
+    auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_prepend(packet, length));
+    if (p == nullptr) {
+        // Every packet built by the engine reserves RTE_PKTMBUF_HEADROOM; counted, not crashed on.
+        drop(packet, DropReason::NoHeadroom);
+        return;
+    }
+    eth.emit({p, length});
+    packet->l2_len = length;
+    tx_.push(packet);
+}
+
+void NetStack::transmit_held(rte_mbuf* packet, const wire::MacAddress& next_hop) {
+    transmit_to(packet, next_hop, wire::ethertype::kIpv4);
+}
+
+void NetStack::drop_unresolved(rte_mbuf* packet) { drop(packet, DropReason::NeighborUnresolved); }
+
+}  // namespace sluice

@@ -1,0 +1,108 @@
+// The link and network layers of one worker: classifies received frames (Ethernet, ARP, IPv4,
+// ICMP), answers ARP and echo requests, and sends IPv4 packets to their next hop, resolving it with
+// the neighbor cache. Upper layers hand it IP packets through send_ipv4().
+//
+// Not thread-safe: one instance per worker. It never allocates after construction; frames come
+// from and return to the worker's mempool.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane/buffers/tx_batch.hpp"
+#include "dataplane/net/neighbor_cache.hpp"
+#include "dataplane/stats/counters.hpp"
+#include "dataplane/timers/clock.hpp"
+#include "dataplane/wire/addresses.hpp"
+#include "dataplane/wire/arp.hpp"
+#include "dataplane/wire/ethernet.hpp"
+#include "dataplane/wire/ipv4.hpp"
+
+namespace sluice {
+
+struct InterfaceConfig {
+    wire::MacAddress mac;
+    wire::Ipv4Interface address;
+    std::optional<wire::Ipv4Address> gateway;
+    std::optional<std::uint16_t> vlan_id;  // frames are sent and accepted with this tag only
+};
+
+// What the device does for us, as negotiated by drivers/ at start-up.
+struct ChecksumOffloads {
+    bool rx_ipv4 = false;  // the device flags bad/good IPv4 header checksums
+    bool tx_ipv4 = false;  // the device fills in IPv4 header checksums
+};
+
+class NetStack final : private NeighborEvents {
+public:
+    // How often the neighbor cache's timers are looked at.
+    static constexpr Nanos kTimerInterval = std::chrono::milliseconds(50);
+    // RFC 5227 2.3: two announcements, two seconds apart.
+    static constexpr int kAnnouncements = 2;
+    static constexpr Nanos kAnnounceInterval = std::chrono::seconds(2);
+
+    static Result<std::unique_ptr<NetStack>, std::string> create(
+        const InterfaceConfig& config, const NeighborConfig& neighbors, ChecksumOffloads offloads,
+        rte_mempool* pool, TxBatch& tx, WorkerCounters& counters, const Clock& clock,
+        const std::string& name);
+
+    // Takes ownership of a received frame (data starts at the Ethernet header).
+    void receive(rte_mbuf* frame);
+
+    // Takes ownership of an IPv4 packet whose data starts at its (already written) IP header and
+    // which has headroom for the link header, and sends it towards `destination`.
+    void send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination);
+
+    // Starts the gratuitous ARP announcements; the rest follow from poll_timers().
+    void announce();
+
+    // Timer work: neighbor retries and expiry, pending announcements. Cheap to call every loop.
+    void poll_timers();
+
+    const InterfaceConfig& config() const { return config_; }
+    const NeighborCache& neighbors() const { return *neighbors_; }
+
+private:
+    NetStack(const InterfaceConfig& config, ChecksumOffloads offloads, rte_mempool* pool,
+             TxBatch& tx, WorkerCounters& counters, const Clock& clock);
+
+    // arp_handling.cpp
+    void receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth);
+    void send_arp(wire::ArpOperation op, const wire::MacAddress& eth_destination,
+                  wire::Ipv4Address target_ip, const wire::MacAddress& target_mac);
+    void send_arp_request(wire::Ipv4Address target) override;
+
+    // ipv4_input.cpp
+    void receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth);
+    void receive_icmp(rte_mbuf* packet, const wire::Ipv4Header& ip, bool to_broadcast);
+
+    // ipv4_output.cpp
+    void transmit_held(rte_mbuf* packet, const wire::MacAddress& next_hop) override;
+    void drop_unresolved(rte_mbuf* packet) override;
+    void transmit_to(rte_mbuf* packet, const wire::MacAddress& destination, std::uint16_t ethertype);
+    void write_ipv4_header(rte_mbuf* packet, const wire::Ipv4Header& header);
+    bool is_local_broadcast(wire::Ipv4Address a) const;
+
+    void drop(rte_mbuf* m, DropReason reason) {
+        counters_.drop(reason);
+        rte_pktmbuf_free(m);
+    }
+
+    InterfaceConfig config_;
+    ChecksumOffloads offloads_;
+    rte_mempool* pool_;
+    TxBatch& tx_;
+    WorkerCounters& counters_;
+    const Clock& clock_;
+    std::unique_ptr<NeighborCache> neighbors_;
+    Nanos next_timer_check_{0};
+    int announcements_left_ = 0;
+    Nanos next_announcement_{0};
+    std::uint16_t next_ip_id_ = 0;
+};
+
+}  // namespace sluice

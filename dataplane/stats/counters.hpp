@@ -1,0 +1,50 @@
+// Per-worker counters. Each worker owns its block and is the only writer, so increments are plain
+// adds (no atomics, DESIGN.md rule 1); readers on other threads (the exit report, telemetry) take a
+// racy but tear-free snapshot of aligned 64-bit words, as DPDK's own PMD statistics do.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "dataplane/stats/drop_reason.hpp"
+
+namespace sluice {
+
+#define SLUICE_WORKER_COUNTERS(X)                                             \
+    X(rx_packets)                                                             \
+    X(rx_bytes)                                                               \
+    X(tx_packets)                                                             \
+    X(tx_bytes)                                                               \
+    X(arp_requests_received)                                                  \
+    X(arp_replies_received)                                                   \
+    X(arp_replies_sent)                                                       \
+    X(arp_requests_sent)                                                      \
+    X(arp_gratuitous_sent)                                                    \
+    X(icmp_echo_requests)                                                     \
+    X(icmp_echo_replies_sent)                                                 \
+    X(ipv4_options_skipped)                                                   \
+    X(neighbor_resolved)                                                      \
+    X(neighbor_expired)
+
+struct alignas(64) WorkerCounters {
+#define SLUICE_COUNTER_FIELD(name) std::uint64_t name = 0;
+    SLUICE_WORKER_COUNTERS(SLUICE_COUNTER_FIELD)
+#undef SLUICE_COUNTER_FIELD
+    std::array<std::uint64_t, kDropReasonCount> drops{};
+
+    void drop(DropReason reason, std::uint64_t n = 1) {
+        drops[static_cast<std::size_t>(reason)] += n;
+    }
+    std::uint64_t dropped(DropReason reason) const {
+        return drops[static_cast<std::size_t>(reason)];
+    }
+    std::uint64_t dropped_total() const;
+
+    // Visits every counter by name, drops as "drop.<reason>"; zero values included.
+    void for_each(const std::function<void(std::string_view, std::uint64_t)>& visit) const;
+    WorkerCounters& operator+=(const WorkerCounters& other);
+};
+
+}  // namespace sluice

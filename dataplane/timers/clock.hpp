@@ -1,0 +1,42 @@
+// Time is injected (DESIGN.md rule 3): production reads the TSC, tests move a ManualClock by hand
+// and never sleep to wait for a timer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace sluice {
+
+// Nanoseconds since the clock's own epoch. Only differences between two readings of the same clock
+// mean anything.
+using Nanos = std::chrono::nanoseconds;
+
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual Nanos now() const = 0;
+};
+
+// Reads the time-stamp counter (invariant on every CPU DPDK supports for poll-mode work).
+class TscClock final : public Clock {
+public:
+    TscClock();
+    Nanos now() const override;
+
+private:
+    std::uint64_t start_cycles_;
+    double nanos_per_cycle_;
+};
+
+class ManualClock final : public Clock {
+public:
+    explicit ManualClock(Nanos start = Nanos{0}) : now_(start) {}
+    Nanos now() const override { return now_; }
+    void advance(Nanos by) { now_ += by; }
+    void set(Nanos to) { now_ = to; }
+
+private:
+    Nanos now_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,85 @@
+// Link and network addresses as value types with text conversion (for flags, logs and tests).
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dataplane/wire/byte_order.hpp"
+
+namespace sluice::wire {
+
+class MacAddress {
+public:
+    constexpr MacAddress() = default;
+    constexpr explicit MacAddress(std::array<std::uint8_t, 6> octets) : octets_(octets) {}
+    static constexpr MacAddress broadcast() { return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}); }
+    static constexpr MacAddress zero() { return MacAddress(); }
+
+    static MacAddress load(const std::byte* p);
+    void store(std::byte* p) const;
+    static std::optional<MacAddress> parse(std::string_view text);
+    std::string to_string() const;
+
+    constexpr bool is_broadcast() const { return *this == broadcast(); }
+    constexpr bool is_multicast() const { return (octets_[0] & 0x01) != 0; }
+    constexpr const std::array<std::uint8_t, 6>& octets() const { return octets_; }
+    friend constexpr bool operator==(const MacAddress&, const MacAddress&) = default;
+
+private:
+    std::array<std::uint8_t, 6> octets_{};
+};
+
+// An IPv4 address, held in host order so that masks and comparisons read naturally; it converts to
+// and from be32 at the wire boundary only.
+class Ipv4Address {
+public:
+    constexpr Ipv4Address() = default;
+    static constexpr Ipv4Address from_host(std::uint32_t v) { return Ipv4Address(v); }
+    static constexpr Ipv4Address from_wire(be32 v) { return Ipv4Address(v.host()); }
+    static constexpr Ipv4Address from_octets(std::uint8_t a, std::uint8_t b, std::uint8_t c,
+                                             std::uint8_t d) {
+        return Ipv4Address(std::uint32_t{a} << 24 | std::uint32_t{b} << 16 | std::uint32_t{c} << 8 |
+                           d);
+    }
+    static constexpr Ipv4Address any() { return Ipv4Address(0); }
+    static constexpr Ipv4Address limited_broadcast() { return Ipv4Address(0xffffffff); }
+
+    static std::optional<Ipv4Address> parse(std::string_view text);
+    std::string to_string() const;
+
+    constexpr std::uint32_t host() const { return value_; }
+    constexpr be32 wire() const { return be32::from_host(value_); }
+    constexpr bool is_any() const { return value_ == 0; }
+    constexpr bool is_limited_broadcast() const { return value_ == 0xffffffff; }
+    constexpr bool is_multicast() const { return (value_ >> 28) == 0xe; }
+    constexpr bool is_loopback() const { return (value_ >> 24) == 127; }
+    friend constexpr auto operator<=>(Ipv4Address, Ipv4Address) = default;
+
+private:
+    constexpr explicit Ipv4Address(std::uint32_t v) : value_(v) {}
+    std::uint32_t value_ = 0;
+};
+
+// An address with its prefix length, as given on the command line ("10.0.0.2/24").
+struct Ipv4Interface {
+    Ipv4Address address;
+    std::uint8_t prefix_length = 32;
+
+    static std::optional<Ipv4Interface> parse(std::string_view text);
+    constexpr std::uint32_t netmask() const {
+        return prefix_length == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix_length);
+    }
+    constexpr bool on_link(Ipv4Address other) const {
+        return ((other.host() ^ address.host()) & netmask()) == 0;
+    }
+    constexpr Ipv4Address subnet_broadcast() const {
+        return Ipv4Address::from_host(address.host() | ~netmask());
+    }
+    std::string to_string() const;
+};
+
+}  // namespace sluice::wire

@@ -1,0 +1,75 @@
+#include "dataplane/wire/ipv4.hpp"
+
+#include <cassert>
+
+#include "dataplane/wire/byte_order.hpp"
+#include "dataplane/wire/checksum.hpp"
+
+namespace sluice::wire {
+
+namespace {
+constexpr std::uint16_t kFlagDontFragment = 0x4000;
+constexpr std::uint16_t kFlagMoreFragments = 0x2000;
+constexpr std::uint16_t kFragmentOffsetMask = 0x1fff;
+}  // namespace
+
+Result<Ipv4Header, DropReason> Ipv4Header::parse(std::span<const std::byte> packet,
+                                                 HeaderChecksum checksum) {
+    if (packet.size() < kMinLength) return Unexpected{DropReason::Ipv4Truncated};
+    const std::byte* p = packet.data();
+    const auto version_ihl = std::to_integer<std::uint8_t>(p[0]);
+    if ((version_ihl >> 4) != 4) return Unexpected{DropReason::Ipv4BadVersion};
+
+    Ipv4Header h;
+    h.header_length = static_cast<std::uint8_t>((version_ihl & 0x0f) * 4);
+    if (h.header_length < kMinLength) return Unexpected{DropReason::Ipv4BadHeaderLength};
+    if (h.header_length > packet.size()) return Unexpected{DropReason::Ipv4Truncated};
+
+    h.total_length = load_be16(p + 2).host();
+    // RFC 1122 3.2.1.1 (and 3.2.1.8 for the length): the datagram must fit the frame and hold its
+    // own header; a frame longer than total_length carries link padding, which the caller trims.
+    if (h.total_length < h.header_length || h.total_length > packet.size()) {
+        return Unexpected{DropReason::Ipv4BadTotalLength};
+    }
+    if (checksum == HeaderChecksum::Verify &&
+        !checksum_is_valid(packet.first(h.header_length))) {
+        return Unexpected{DropReason::Ipv4BadChecksum};
+    }
+
+    h.type_of_service = std::to_integer<std::uint8_t>(p[1]);
+    h.identification = load_be16(p + 4).host();
+    const std::uint16_t flags_offset = load_be16(p + 6).host();
+    h.dont_fragment = (flags_offset & kFlagDontFragment) != 0;
+    h.more_fragments = (flags_offset & kFlagMoreFragments) != 0;
+    h.fragment_offset = flags_offset & kFragmentOffsetMask;
+    h.ttl = std::to_integer<std::uint8_t>(p[8]);
+    h.protocol = std::to_integer<std::uint8_t>(p[9]);
+    h.source = Ipv4Address::from_wire(load_be32(p + 12));
+    h.destination = Ipv4Address::from_wire(load_be32(p + 16));
+    // RFC 791: a datagram whose time to live is zero must be destroyed.
+    if (h.ttl == 0) return Unexpected{DropReason::Ipv4TtlExpired};
+    return h;
+}
+
+void Ipv4Header::emit(std::span<std::byte> out, HeaderChecksum checksum) const {
+    assert(out.size() >= kMinLength);
+    std::byte* p = out.data();
+    p[0] = std::byte{0x45};
+    p[1] = std::byte{type_of_service};
+    store_be16(p + 2, be16::from_host(total_length));
+    store_be16(p + 4, be16::from_host(identification));
+    std::uint16_t flags_offset = fragment_offset & kFragmentOffsetMask;
+    if (dont_fragment) flags_offset |= kFlagDontFragment;
+    if (more_fragments) flags_offset |= kFlagMoreFragments;
+    store_be16(p + 6, be16::from_host(flags_offset));
+    p[8] = std::byte{ttl};
+    p[9] = std::byte{protocol};
+    store_be16(p + 10, be16{});
+    store_be32(p + 12, source.wire());
+    store_be32(p + 16, destination.wire());
+    if (checksum == HeaderChecksum::Verify) {
+        store_be16(p + 10, internet_checksum(out.first(kMinLength)));
+    }
+}
+
+}  // namespace sluice::wire

@@ -1,0 +1,44 @@
+#include "dataplane/worker.hpp"
+
+#include <array>
+
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+namespace sluice {
+
+Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& config,
+                                                            rte_mempool* pool,
+                                                            const Clock& clock) {
+    std::unique_ptr<Worker> worker(new Worker(config, clock));
+    auto net = NetStack::create(config.interface, config.neighbors, config.offloads, pool,
+                                worker->tx_, worker->counters_, clock,
+                                "w" + std::to_string(config.id));
+    if (!net) return Unexpected{net.error()};
+    worker->net_ = std::move(net.value());
+    return worker;
+}
+
+Worker::Worker(const WorkerConfig& config, const Clock& clock)
+    : config_(config), clock_(clock), tx_(config.port_id, config.queue_id, counters_) {}
+
+std::uint16_t Worker::poll_once() {
+    std::array<rte_mbuf*, kRxBurst> frames;
+    const std::uint16_t n =
+        rte_eth_rx_burst(config_.port_id, config_.queue_id, frames.data(), kRxBurst);
+    // Bring the next frame's headers in while this one is handled (DPDK l3fwd's pattern).
+    for (std::uint16_t i = 0; i < n; ++i) {
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+        net_->receive(frames[i]);
+    }
+    net_->poll_timers();
+    tx_.flush();
+    return n;
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+    while (!stop.load(std::memory_order_relaxed)) poll_once();
+    tx_.flush();
+}
+
+}  // namespace sluice

@@ -1,0 +1,55 @@
+// One worker: a poll-mode loop over one rx/tx queue pair. rx burst -> classify and handle ->
+// timers -> tx flush. Everything it touches is its own (DESIGN.md rule 1).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <rte_mempool.h>
+
+#include "dataplane/buffers/tx_batch.hpp"
+#include "dataplane/net/net_stack.hpp"
+#include "dataplane/stats/counters.hpp"
+#include "dataplane/timers/clock.hpp"
+
+namespace sluice {
+
+struct WorkerConfig {
+    std::uint16_t id = 0;
+    std::uint16_t port_id = 0;
+    std::uint16_t queue_id = 0;
+    InterfaceConfig interface;
+    NeighborConfig neighbors;
+    ChecksumOffloads offloads;
+};
+
+class Worker {
+public:
+    static constexpr std::uint16_t kRxBurst = 32;
+
+    static Result<std::unique_ptr<Worker>, std::string> create(const WorkerConfig& config,
+                                                                rte_mempool* pool,
+                                                                const Clock& clock);
+
+    // One turn of the loop; returns the number of frames received.
+    std::uint16_t poll_once();
+    // Loops until `stop` becomes true. The flag is read once per turn, not per packet.
+    void run(const std::atomic<bool>& stop);
+
+    NetStack& net() { return *net_; }
+    const WorkerCounters& counters() const { return counters_; }
+    std::uint16_t id() const { return config_.id; }
+
+private:
+    Worker(const WorkerConfig& config, const Clock& clock);
+
+    WorkerConfig config_;
+    const Clock& clock_;
+    WorkerCounters counters_;
+    TxBatch tx_;
+    std::unique_ptr<NetStack> net_;
+};
+
+}  // namespace sluice
