@@ -15,21 +15,35 @@ namespace {
 int g_next_port = 0;
 }
 
-RingPort::RingPort() : name_("net_ring_test" + std::to_string(g_next_port++)) {
+RingPort::RingPort(bool start) : name_("test" + std::to_string(g_next_port++)) {
     rx_ = rte_ring_create((name_ + "_rx").c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     tx_ = rte_ring_create((name_ + "_tx").c_str(), 1024, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (rx_ == nullptr || tx_ == nullptr) throw std::runtime_error("cannot create test rings");
     const int id = rte_eth_from_rings(name_.c_str(), &rx_, 1, &tx_, 1, SOCKET_ID_ANY);
     if (id < 0) throw std::runtime_error("rte_eth_from_rings failed");
     port_id_ = static_cast<std::uint16_t>(id);
+    char name[RTE_ETH_NAME_MAX_LEN] = {};
+    rte_eth_dev_get_name_by_port(port_id_, name);  // the driver prefixes our name
+    name_ = name;
+    if (!start) return;
+    rte_eth_conf conf{};
+    if (rte_eth_dev_configure(port_id_, 1, 1, &conf) != 0 ||
+        rte_eth_rx_queue_setup(port_id_, 0, 1024, SOCKET_ID_ANY, nullptr, packet_pool()) != 0 ||
+        rte_eth_tx_queue_setup(port_id_, 0, 1024, SOCKET_ID_ANY, nullptr) != 0 ||
+        rte_eth_dev_start(port_id_) != 0) {
+        throw std::runtime_error("cannot start the test ring port");
+    }
 }
 
 RingPort::~RingPort() {
     for (auto& b : take_transmitted()) (void)b;
     void* m;
     while (rte_ring_dequeue(rx_, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf*>(m));
-    rte_eth_dev_stop(port_id_);
-    rte_eth_dev_close(port_id_);
+    // The code under test may have closed the port already (drivers::Port does on destruction).
+    if (rte_eth_dev_is_valid_port(port_id_)) {
+        rte_eth_dev_stop(port_id_);
+        rte_eth_dev_close(port_id_);
+    }
     rte_ring_free(rx_);
     rte_ring_free(tx_);
 }
@@ -46,6 +60,13 @@ std::vector<std::vector<std::byte>> RingPort::take_transmitted() {
         out.push_back(bytes_of(mbuf));
         rte_pktmbuf_free(mbuf);
     }
+    return out;
+}
+
+std::vector<rte_mbuf*> RingPort::take_transmitted_mbufs() {
+    std::vector<rte_mbuf*> out;
+    void* m;
+    while (rte_ring_dequeue(tx_, &m) == 0) out.push_back(static_cast<rte_mbuf*>(m));
     return out;
 }
 

@@ -14,7 +14,9 @@ namespace sluice::test {
 
 class RingPort {
 public:
-    RingPort();
+    // `start`: configure one queue pair and start the port, as the engine's Port would; pass false
+    // to leave that to the code under test.
+    explicit RingPort(bool start = true);
     ~RingPort();
     RingPort(const RingPort&) = delete;
     RingPort& operator=(const RingPort&) = delete;
@@ -26,6 +28,8 @@ public:
     void inject(rte_mbuf* frame);
     // Everything the engine has transmitted so far, as byte vectors; the mbufs are freed.
     std::vector<std::vector<std::byte>> take_transmitted();
+    // The same, as the mbufs themselves (offload flags and lengths intact); the caller frees them.
+    std::vector<rte_mbuf*> take_transmitted_mbufs();
 
 private:
     std::string name_;

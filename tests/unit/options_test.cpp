@@ -1,0 +1,102 @@
+// The engine's command line: what it accepts, and that every refusal names the flag, the value and
+// what is allowed.
+#include "control/config/options.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sluice::control {
+namespace {
+
+using Args = std::vector<std::string>;
+
+std::string error_of(const Args& args) {
+    auto r = parse_options(args);
+    EXPECT_FALSE(r.has_value());
+    return r.has_value() ? std::string{} : r.error();
+}
+
+TEST(Options, MinimalCommandLine) {
+    auto r = parse_options({"--addr", "10.0.0.2/24"});
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->address.address, wire::Ipv4Address::from_octets(10, 0, 0, 2));
+    EXPECT_EQ(r->address.prefix_length, 24);
+    EXPECT_FALSE(r->gateway.has_value());
+    EXPECT_FALSE(r->vlan_id.has_value());
+    EXPECT_TRUE(r->offloads);
+    EXPECT_EQ(r->duration.count(), 0);
+}
+
+TEST(Options, EveryFlag) {
+    auto r = parse_options({"--addr", "192.168.7.9/16", "--gateway", "192.168.0.1", "--port",
+                            "net_tap0,iface=x", "--vlan", "42", "--mtu", "9000", "--mbufs",
+                            "16383", "--arp-entries", "4096", "--arp-timeout", "60",
+                            "--no-offloads", "--duration", "5"});
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->gateway, wire::Ipv4Address::from_octets(192, 168, 0, 1));
+    EXPECT_EQ(r->port, "net_tap0,iface=x");
+    EXPECT_EQ(r->vlan_id, 42);
+    EXPECT_EQ(r->mtu, 9000);
+    EXPECT_EQ(r->mbufs, 16383u);
+    EXPECT_EQ(r->neighbor_capacity, 4096u);
+    EXPECT_EQ(r->neighbor_timeout.count(), 60);
+    EXPECT_FALSE(r->offloads);
+    EXPECT_EQ(r->duration.count(), 5);
+}
+
+TEST(Options, AddressIsRequired) {
+    EXPECT_NE(error_of({}).find("--addr is required"), std::string::npos);
+}
+
+TEST(Options, BadAddressNamesFlagValueAndForm) {
+    const std::string e = error_of({"--addr", "10.0.0.300/24"});
+    EXPECT_NE(e.find("--addr"), std::string::npos);
+    EXPECT_NE(e.find("10.0.0.300/24"), std::string::npos);
+    EXPECT_NE(e.find("e.g. 10.0.0.2/24"), std::string::npos);
+    for (const char* bad : {"10.0.0.2", "10.0.0.2/33", "10.0.0.2/", "/24", "x/24", "10.0.0.2/24x"}) {
+        EXPECT_NE(error_of({"--addr", bad}).find(bad), std::string::npos) << bad;
+    }
+}
+
+TEST(Options, NonUnicastAddressesAreRefused) {
+    for (const char* bad : {"0.0.0.0/24", "224.0.0.1/24", "255.255.255.255/24", "127.0.0.2/8",
+                            "10.0.0.2/0"}) {
+        EXPECT_NE(error_of({"--addr", bad}).find("unicast"), std::string::npos) << bad;
+    }
+}
+
+TEST(Options, GatewayMustBeOnTheSubnet) {
+    const std::string e = error_of({"--addr", "10.0.0.2/24", "--gateway", "10.0.1.1"});
+    EXPECT_NE(e.find("--gateway '10.0.1.1'"), std::string::npos) << e;
+    EXPECT_NE(e.find("10.0.0.2/24"), std::string::npos) << e;
+    EXPECT_FALSE(parse_options({"--addr", "10.0.0.2/24", "--gateway", "10.0.0.2"}).has_value());
+}
+
+TEST(Options, NumbersOutOfRangeNameTheirRange) {
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--vlan", "4095"}).find("1 to 4094"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--vlan", "0"}).find("--vlan '0'"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--mbufs", "12"}).find("1023"), std::string::npos);
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--mtu", "-5"}).find("--mtu '-5'"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--duration", "1s"}).find("--duration '1s'"),
+              std::string::npos);
+}
+
+TEST(Options, UnknownOptionAndMissingValue) {
+    EXPECT_NE(error_of({"--addr", "10.0.0.2/24", "--bogus", "1"}).find("unknown option '--bogus'"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--addr"}).find("--addr needs a value"), std::string::npos);
+    EXPECT_NE(error_of({"stray"}).find("unexpected argument 'stray'"), std::string::npos);
+}
+
+TEST(Options, UsageMentionsEveryFlag) {
+    const std::string u = usage();
+    for (const char* flag : {"--addr", "--gateway", "--port", "--vlan", "--mtu", "--mbufs",
+                             "--arp-entries", "--arp-timeout", "--no-offloads", "--duration"}) {
+        EXPECT_NE(u.find(flag), std::string::npos) << flag;
+    }
+}
+
+}  // namespace
+}  // namespace sluice::control
