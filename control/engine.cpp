@@ -1,6 +1,7 @@
 #include "control/engine.hpp"
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include <rte_errno.h>
@@ -43,9 +44,46 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     wc.neighbors.reachable_time = options.neighbor_timeout;
     wc.offloads.rx_ipv4 = engine->port_->offloads().rx_ipv4_checksum();
     wc.offloads.tx_ipv4 = engine->port_->offloads().tx_ipv4_checksum();
+    wc.offloads.rx_tcp = engine->port_->offloads().rx_tcp_checksum();
+    wc.offloads.tx_tcp = engine->port_->offloads().tx_tcp_checksum();
+    wc.mtu = engine->port_->mtu();
+    wc.tcp.max_connections = options.max_connections;
+    wc.tcp.msl = options.msl;
+    wc.tcp.nagle = !options.nodelay;
+    wc.tcp.keepalive = options.keepalive;
     auto worker = Worker::create(wc, engine->pool_, engine->clock_);
     if (!worker) return Unexpected{worker.error()};
     engine->workers_.push_back(std::move(worker.value()));
+
+    // Services and the client start before the worker runs, so no other thread touches its stack.
+    tcp::TcpStack& tcp = engine->workers_.front()->tcp();
+    for (const ServiceOption& s : options.services) {
+        std::unique_ptr<api::ListenHandler> service;
+        switch (s.kind) {
+            case ServiceKind::Echo:
+                service = std::make_unique<services::EchoService>(tcp.slot_count());
+                break;
+            case ServiceKind::Discard:
+                service = std::make_unique<services::DiscardService>();
+                break;
+            case ServiceKind::Source:
+                service = std::make_unique<services::SourceService>(options.source_bytes);
+                break;
+            case ServiceKind::Http:
+                service = std::make_unique<services::HttpService>(options.http_body, tcp.slot_count());
+                break;
+        }
+        if (auto st = tcp.listen(s.port, service.get()); !st) {
+            return Unexpected{"--serve port " + std::to_string(s.port) + ": " + std::strerror(st.error())};
+        }
+        engine->services_.push_back(std::move(service));
+    }
+    if (options.connect_ip) {
+        engine->client_ = std::make_unique<services::PatternClient>(options.client_bytes);
+        if (auto st = engine->client_->start(tcp, *options.connect_ip, options.connect_port); !st) {
+            return Unexpected{"--connect: " + std::string(std::strerror(st.error()))};
+        }
+    }
     return engine;
 }
 
@@ -79,6 +117,7 @@ void Engine::run(std::atomic<bool>& stop) {
     const unsigned worker_lcore = rte_get_next_lcore(-1, /*skip_main=*/1, /*wrap=*/0);
     const auto deadline = std::chrono::steady_clock::now() + options_.duration;
     const auto duration_over = [&] {
+        if (client_ != nullptr && client_->finished()) return true;
         return options_.duration.count() > 0 && std::chrono::steady_clock::now() >= deadline;
     };
     if (worker_lcore < RTE_MAX_LCORE) {
@@ -95,9 +134,14 @@ void Engine::run(std::atomic<bool>& stop) {
         std::uint32_t turns = 0;
         while (!stop.load(std::memory_order_relaxed)) {
             worker.poll_once();
-            if ((++turns & 0xfff) == 0 && duration_over()) stop.store(true);
+            if ((++turns & 0x3ff) == 0 && duration_over()) stop.store(true);
         }
     }
+}
+
+int Engine::exit_status() const {
+    if (client_ == nullptr) return 0;
+    return client_->succeeded() ? 0 : 1;
 }
 
 std::string Engine::ready_line() const {
@@ -120,6 +164,15 @@ void Engine::report(std::FILE* out) const {
                  static_cast<unsigned long long>(total.dropped_total()));
     std::fprintf(out, "  %-36s %llu\n", "neighbor_entries",
                  static_cast<unsigned long long>(workers_.front()->net().neighbors().size()));
+    tcp::TcpStack& tcp = workers_.front()->tcp();
+    std::fprintf(out, "  %-36s %u\n", "tcp_connections", tcp.connection_count());
+    for (std::size_t s = 0; s < tcp::kTcpStateCount; ++s) {
+        const auto state = static_cast<tcp::TcpState>(s);
+        if (tcp.connections_in(state) == 0) continue;
+        std::fprintf(out, "  tcp_state.%-26.*s %u\n", static_cast<int>(tcp::state_name(state).size()),
+                     tcp::state_name(state).data(), tcp.connections_in(state));
+    }
+    if (client_ != nullptr) std::fprintf(out, "sluice: %s\n", client_->summary().c_str());
     std::fprintf(out, "sluice: port %u (%s) xstats\n", port_->id(), port_->name().c_str());
     for (const auto& [name, value] : port_->xstats()) {
         if (value != 0) {

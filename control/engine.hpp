@@ -11,6 +11,9 @@
 #include <rte_mempool.h>
 
 #include "control/config/options.hpp"
+#include "dataplane/services/http_service.hpp"
+#include "dataplane/services/pattern_client.hpp"
+#include "dataplane/services/simple_services.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/worker.hpp"
 #include "drivers/port.hpp"
@@ -24,8 +27,11 @@ public:
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
-    // Runs the workers until `stop` is set (by a signal handler, or --duration running out).
+    // Runs the workers until `stop` is set (by a signal handler, --duration running out, or the
+    // client finishing).
     void run(std::atomic<bool>& stop);
+    // The process's exit status: 0, or 1 when the client (if any) did not succeed.
+    int exit_status() const;
 
     // One line a counter, "  name value", summed over workers; then the port's link and xstats.
     void report(std::FILE* out) const;
@@ -40,6 +46,9 @@ private:
     std::unique_ptr<drivers::Port> port_;
     TscClock clock_;
     std::vector<std::unique_ptr<Worker>> workers_;
+    // Services and the client live as long as the engine; they are used on worker 0's thread only.
+    std::vector<std::unique_ptr<api::ListenHandler>> services_;
+    std::unique_ptr<services::PatternClient> client_;
 };
 
 }  // namespace sluice::control

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
             (*engine)->run(g_stop);
             std::printf("sluice: stopping\n");
             (*engine)->report(stdout);
+            status = (*engine)->exit_status();
         }
     }
     return status;

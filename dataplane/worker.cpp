@@ -16,6 +16,11 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& 
                                 "w" + std::to_string(config.id));
     if (!net) return Unexpected{net.error()};
     worker->net_ = std::move(net.value());
+    worker->net_->set_mtu(config.mtu);
+    auto tcp = tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, clock,
+                                     "w" + std::to_string(config.id));
+    if (!tcp) return Unexpected{tcp.error()};
+    worker->tcp_ = std::move(tcp.value());
     return worker;
 }
 
@@ -32,6 +37,7 @@ std::uint16_t Worker::poll_once() {
         net_->receive(frames[i]);
     }
     net_->poll_timers();
+    tcp_->poll_timers();
     tx_.flush();
     return n;
 }

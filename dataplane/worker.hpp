@@ -12,6 +12,8 @@
 #include "dataplane/buffers/tx_batch.hpp"
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/stats/counters.hpp"
+#include "dataplane/tcp/config.hpp"
+#include "dataplane/tcp/tcp_stack.hpp"
 #include "dataplane/timers/clock.hpp"
 
 namespace sluice {
@@ -23,6 +25,8 @@ struct WorkerConfig {
     InterfaceConfig interface;
     NeighborConfig neighbors;
     ChecksumOffloads offloads;
+    std::uint16_t mtu = 1500;
+    tcp::TcpConfig tcp;
 };
 
 class Worker {
@@ -39,6 +43,7 @@ public:
     void run(const std::atomic<bool>& stop);
 
     NetStack& net() { return *net_; }
+    tcp::TcpStack& tcp() { return *tcp_; }
     const WorkerCounters& counters() const { return counters_; }
     std::uint16_t id() const { return config_.id; }
 
@@ -50,6 +55,7 @@ private:
     WorkerCounters counters_;
     TxBatch tx_;
     std::unique_ptr<NetStack> net_;
+    std::unique_ptr<tcp::TcpStack> tcp_;
 };
 
 }  // namespace sluice

@@ -39,6 +39,22 @@ Engine options:
   --arp-timeout SECONDS   how long an ARP answer is trusted (1-86400, default 300)
   --no-offloads           do checksums in software even where the device could
   --duration SECONDS      stop after this long (default: run until SIGINT or SIGTERM)
+
+TCP services and client:
+  --serve KIND:PORT       run a service on a port (repeatable); KIND is echo, discard, source
+                          (sends --source-bytes then closes) or http (answers GET/HEAD with
+                          --http-body bytes, or N bytes for the path /bytes/N)
+  --http-body BYTES       the HTTP response body size (0-17179869184, default 1024)
+  --source-bytes BYTES    what the source service sends (default 1048576)
+  --connect IP:PORT       connect there, send --client-bytes of the test pattern, half-close, read
+                          to the end and check it; stop when done (exit status 0 when all was right)
+  --client-bytes BYTES    what the client sends (default 1048576)
+
+TCP settings:
+  --max-connections N     connections per worker, TIME-WAIT included (16-16777216, default 65536)
+  --msl SECONDS           maximum segment lifetime; TIME-WAIT lasts twice this (1-600, default 30)
+  --nodelay               Nagle's algorithm off for every connection
+  --keepalive             keepalive probes on for every connection
   -h, --help              this text
 )";
 }
@@ -48,7 +64,7 @@ Result<EngineOptions, std::string> parse_options(const std::vector<std::string>&
     bool have_address = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string& flag = args[i];
-        const bool takes_value = flag != "--no-offloads";
+        const bool takes_value = flag != "--no-offloads" && flag != "--nodelay" && flag != "--keepalive";
         if (takes_value && i + 1 >= args.size()) {
             if (flag.rfind("--", 0) != 0) {
                 return Unexpected{"unexpected argument '" + flag + "' (see --help)"};
@@ -99,6 +115,58 @@ Result<EngineOptions, std::string> parse_options(const std::vector<std::string>&
             o.duration = std::chrono::seconds(*v);
         } else if (flag == "--no-offloads") {
             o.offloads = false;
+        } else if (flag == "--nodelay") {
+            o.nodelay = true;
+        } else if (flag == "--keepalive") {
+            o.keepalive = true;
+        } else if (flag == "--serve") {
+            const std::size_t colon = value.find(':');
+            const std::string kind = value.substr(0, colon);
+            const auto port = colon == std::string::npos
+                                  ? std::nullopt
+                                  : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535);
+            ServiceKind k;
+            if (kind == "echo") {
+                k = ServiceKind::Echo;
+            } else if (kind == "discard") {
+                k = ServiceKind::Discard;
+            } else if (kind == "source") {
+                k = ServiceKind::Source;
+            } else if (kind == "http") {
+                k = ServiceKind::Http;
+            } else {
+                return Unexpected{bad(flag, value, "the service must be echo, discard, source or http, as KIND:PORT (e.g. http:80)")};
+            }
+            if (!port) return Unexpected{bad(flag, value, "expected KIND:PORT with a port from 1 to 65535, e.g. http:80")};
+            for (const ServiceOption& s : o.services) {
+                if (s.port == *port) return Unexpected{bad(flag, value, "port " + std::to_string(*port) + " already has a service")};
+            }
+            o.services.push_back({k, *port});
+        } else if (flag == "--http-body") {
+            const auto v = parse_int<std::uint64_t>(value, 0, std::uint64_t{1} << 34);
+            if (!v) return Unexpected{bad(flag, value, "expected bytes from 0 to 17179869184")};
+            o.http_body = *v;
+        } else if (flag == "--source-bytes" || flag == "--client-bytes") {
+            const auto v = parse_int<std::uint64_t>(value, 0, std::uint64_t{1} << 40);
+            if (!v) return Unexpected{bad(flag, value, "expected bytes from 0 to 1099511627776")};
+            (flag == "--source-bytes" ? o.source_bytes : o.client_bytes) = *v;
+        } else if (flag == "--connect") {
+            const std::size_t colon = value.find(':');
+            const auto ip = wire::Ipv4Address::parse(value.substr(0, colon));
+            const auto port = colon == std::string::npos
+                                  ? std::nullopt
+                                  : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535);
+            if (!ip || !port) return Unexpected{bad(flag, value, "expected IP:PORT, e.g. 10.0.0.1:7")};
+            o.connect_ip = *ip;
+            o.connect_port = *port;
+        } else if (flag == "--max-connections") {
+            const auto v = parse_int<std::uint32_t>(value, 16, 16777216);
+            if (!v) return Unexpected{bad(flag, value, "expected a whole number from 16 to 16777216")};
+            o.max_connections = *v;
+        } else if (flag == "--msl") {
+            const auto v = parse_int<std::uint32_t>(value, 1, 600);
+            if (!v) return Unexpected{bad(flag, value, "expected seconds from 1 to 600")};
+            o.msl = std::chrono::seconds(*v);
         } else {
             return Unexpected{"unknown option '" + flag + "' (see --help)"};
         }

@@ -14,6 +14,13 @@
 
 namespace sluice::control {
 
+enum class ServiceKind : std::uint8_t { Echo, Discard, Source, Http };
+
+struct ServiceOption {
+    ServiceKind kind;
+    std::uint16_t port;
+};
+
 struct EngineOptions {
     wire::Ipv4Interface address;
     std::optional<wire::Ipv4Address> gateway;
@@ -26,6 +33,19 @@ struct EngineOptions {
     bool offloads = true;
     // Stop by itself after this long (for scripts); zero runs until SIGINT/SIGTERM.
     std::chrono::seconds duration{0};
+
+    std::vector<ServiceOption> services;
+    std::uint64_t http_body = 1024;
+    std::uint64_t source_bytes = 1 << 20;
+    // The engine's own client: connect here, send client_bytes, check what comes back, then stop.
+    std::optional<wire::Ipv4Address> connect_ip;
+    std::uint16_t connect_port = 0;
+    std::uint64_t client_bytes = 1 << 20;
+
+    std::uint32_t max_connections = 65536;
+    std::chrono::seconds msl{30};
+    bool nodelay = false;
+    bool keepalive = false;
 };
 
 // Parses `args` (without the program name). Returns the options, or a message for the operator.

@@ -54,9 +54,20 @@ void NetStack::receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth) {
         case wire::ip_protocol::kIcmp:
             receive_icmp(frame, *ip, to_broadcast);
             return;
+        case wire::ip_protocol::kTcp:
+            if (tcp_ == nullptr) break;
+            // RFC 1122 4.2.3.10: TCP is never addressed to a broadcast.
+            if (to_broadcast) {
+                drop(frame, DropReason::TcpToBroadcast);
+                return;
+            }
+            rte_pktmbuf_adj(frame, ip->header_length);
+            tcp_->receive(frame, *ip);
+            return;
         default:
-            drop(frame, DropReason::Ipv4UnsupportedProtocol);
+            break;
     }
+    drop(frame, DropReason::Ipv4UnsupportedProtocol);
 }
 
 void NetStack::receive_icmp(rte_mbuf* packet, const wire::Ipv4Header& ip, bool to_broadcast) {

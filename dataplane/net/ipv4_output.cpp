@@ -15,6 +15,29 @@ void NetStack::write_ipv4_header(rte_mbuf* packet, const wire::Ipv4Header& heade
     }
 }
 
+void NetStack::send_transport(rte_mbuf* segment, std::uint8_t protocol,
+                              wire::Ipv4Address destination, std::uint8_t type_of_service) {
+    const auto l4_length = segment->pkt_len;
+    if (rte_pktmbuf_prepend(segment, wire::Ipv4Header::kMinLength) == nullptr) {
+        drop(segment, DropReason::NoHeadroom);
+        return;
+    }
+    wire::Ipv4Header ip;
+    ip.total_length = static_cast<std::uint16_t>(wire::Ipv4Header::kMinLength + l4_length);
+    ip.protocol = protocol;
+    ip.type_of_service = type_of_service;
+    ip.dont_fragment = true;  // RFC 1191: TCP segments are sized to the path, never fragmented
+    ip.source = config_.address.address;
+    ip.destination = destination;
+    write_ipv4_header(segment, ip);
+    if (segment->ol_flags & RTE_MBUF_F_TX_TCP_CKSUM) {
+        // The device needs to know the packet is IPv4 even when it does not sum the IP header.
+        segment->ol_flags |= RTE_MBUF_F_TX_IPV4;
+        segment->l3_len = wire::Ipv4Header::kMinLength;
+    }
+    send_ipv4(segment, destination);
+}
+
 void NetStack::send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination) {
     if (is_local_broadcast(destination)) {
         transmit_to(packet, wire::MacAddress::broadcast(), wire::ethertype::kIpv4);

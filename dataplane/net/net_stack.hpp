@@ -35,6 +35,16 @@ struct InterfaceConfig {
 struct ChecksumOffloads {
     bool rx_ipv4 = false;  // the device flags bad/good IPv4 header checksums
     bool tx_ipv4 = false;  // the device fills in IPv4 header checksums
+    bool rx_tcp = false;   // the device flags bad/good TCP checksums
+    bool tx_tcp = false;   // the device fills in TCP checksums from the pseudo-header sum
+};
+
+// The transport layer above: receives every TCP segment addressed to us.
+class TransportReceiver {
+public:
+    virtual ~TransportReceiver() = default;
+    // `segment`'s data starts at the transport header; ownership passes to the callee.
+    virtual void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) = 0;
 };
 
 class NetStack final : private NeighborEvents {
@@ -56,6 +66,17 @@ public:
     // Takes ownership of an IPv4 packet whose data starts at its (already written) IP header and
     // which has headroom for the link header, and sends it towards `destination`.
     void send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination);
+
+    // Takes ownership of a transport segment whose data starts at its header, with headroom for the
+    // IP and link headers; writes the IP header and sends it to `destination`. `l4_checksum_by_device`
+    // says the caller set up TCP checksum offload (the IPv4 flags are then set here).
+    void send_transport(rte_mbuf* segment, std::uint8_t protocol, wire::Ipv4Address destination,
+                        std::uint8_t type_of_service = 0);
+
+    void set_transport(TransportReceiver* tcp) { tcp_ = tcp; }
+    const ChecksumOffloads& offloads() const { return offloads_; }
+    std::uint16_t mtu() const { return mtu_; }
+    void set_mtu(std::uint16_t mtu) { mtu_ = mtu; }
 
     // Starts the gratuitous ARP announcements; the rest follow from poll_timers().
     void announce();
@@ -103,6 +124,8 @@ private:
     int announcements_left_ = 0;
     Nanos next_announcement_{0};
     std::uint16_t next_ip_id_ = 0;
+    std::uint16_t mtu_ = 1500;
+    TransportReceiver* tcp_ = nullptr;
 };
 
 }  // namespace sluice

@@ -26,7 +26,27 @@ namespace sluice {
     X(icmp_echo_replies_sent)                                                 \
     X(ipv4_options_skipped)                                                   \
     X(neighbor_resolved)                                                      \
-    X(neighbor_expired)
+    X(neighbor_expired)                                                       \
+    X(tcp_segments_received)                                                  \
+    X(tcp_segments_sent)                                                      \
+    X(tcp_bytes_received)                                                     \
+    X(tcp_bytes_sent)                                                         \
+    X(tcp_retransmitted_segments)                                             \
+    X(tcp_fast_retransmits)                                                   \
+    X(tcp_timeouts)                                                           \
+    X(tcp_active_opens)                                                       \
+    X(tcp_passive_opens)                                                      \
+    X(tcp_established)                                                        \
+    X(tcp_closed)                                                             \
+    X(tcp_resets_sent)                                                        \
+    X(tcp_resets_received)                                                    \
+    X(tcp_challenge_acks)                                                     \
+    X(tcp_challenge_acks_suppressed)                                          \
+    X(tcp_delayed_acks)                                                       \
+    X(tcp_window_probes)                                                      \
+    X(tcp_keepalive_probes)                                                   \
+    X(tcp_out_of_order_segments)                                              \
+    X(tcp_connect_failures)
 
 struct alignas(64) WorkerCounters {
 #define SLUICE_COUNTER_FIELD(name) std::uint64_t name = 0;

@@ -32,6 +32,22 @@ namespace sluice {
     X(IcmpBadChecksum, "icmp_bad_checksum")                                          \
     X(IcmpUnsupportedType, "icmp_unsupported_type")                                  \
     X(IcmpEchoToBroadcast, "icmp_echo_to_broadcast")                                 \
+    X(TcpTruncated, "tcp_truncated")                                                 \
+    X(TcpBadHeaderLength, "tcp_bad_header_length")                                   \
+    X(TcpBadChecksum, "tcp_bad_checksum")                                            \
+    X(TcpBadFlags, "tcp_bad_flags")                                                  \
+    X(TcpBadPort, "tcp_bad_port")                                                    \
+    X(TcpBadOption, "tcp_bad_option")                                                \
+    X(TcpToBroadcast, "tcp_to_broadcast")                                            \
+    X(TcpNoConnection, "tcp_no_connection")                                          \
+    X(TcpNotAcceptable, "tcp_not_acceptable")                                        \
+    X(TcpPaws, "tcp_paws")                                                           \
+    X(TcpBadAck, "tcp_bad_ack")                                                      \
+    X(TcpUnexpected, "tcp_unexpected")                                               \
+    X(TcpListenOverflow, "tcp_listen_overflow")                                      \
+    X(TcpTableFull, "tcp_table_full")                                                \
+    X(TcpOutOfOrderFull, "tcp_out_of_order_full")                                    \
+    X(TcpAfterClose, "tcp_after_close")                                              \
     X(NoRoute, "no_route")                                                           \
     X(NeighborQueueFull, "neighbor_queue_full")                                      \
     X(NeighborTableFull, "neighbor_table_full")                                      \

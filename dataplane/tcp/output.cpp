@@ -1,0 +1,212 @@
+// Everything TCP sends: data segmented to the peer's MSS within the send and congestion windows
+// (with Nagle and sender-side silly-window avoidance), SYNs with their options, ACKs (delayed or
+// not), RSTs, and the window we advertise.
+#include <algorithm>
+
+#include "dataplane/tcp/tcp_stack.hpp"
+#include "dataplane/wire/checksum.hpp"
+
+namespace sluice::tcp {
+
+using namespace wire::tcp_flag;
+
+namespace {
+bool may_send_data(TcpState s) {
+    return s == TcpState::Established || s == TcpState::CloseWait || s == TcpState::FinWait1 ||
+           s == TcpState::Closing || s == TcpState::LastAck;
+}
+}  // namespace
+
+std::uint32_t TcpStack::ts_value(const Tcb& t) const {
+    // RFC 7323 5.4: a millisecond clock with a random per-connection offset.
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now()).count();
+    return static_cast<std::uint32_t>(ms) + t.ts_offset;
+}
+
+void TcpStack::output(Tcb& t) {
+    if (!may_send_data(t.state)) return;
+    const Nanos now = clock_.now();
+    for (;;) {
+        const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+        const std::uint32_t queued = t.send_queue.size();
+        const std::uint32_t unsent = queued > sent ? queued - sent : 0;
+        const std::uint32_t window = std::min(t.snd_wnd, t.cwnd);
+        const std::uint32_t usable = window > sent ? window - sent : 0;
+        const std::uint32_t length = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
+        if (length == 0) break;
+        if (length < t.snd_mss) {
+            // RFC 9293 3.7.4 (Nagle): one small segment in flight at a time, unless disabled or
+            // the data is the last before our FIN.
+            if (!t.nodelay && sent > 0 && !t.fin_queued) break;
+            // RFC 9293 3.8.6.2.1: do not send a window-limited sliver unless it is at least half
+            // the largest window the peer has offered.
+            if (length < unsent && length < t.max_snd_wnd / 2) break;
+        }
+        const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
+        // Time one new segment at a time when timestamps do not (Karn: never a retransmission).
+        if (!t.ts_ok && !t.rtt_timing && t.snd_nxt == t.snd_max) {
+            t.rtt_timing = true;
+            t.rtt_seq = t.snd_nxt;
+            t.rtt_start = now;
+        }
+        if (t.snd_nxt < t.snd_max) {
+            counters_.tcp_retransmitted_segments += 1;
+            t.total_retransmits += 1;
+        }
+        send_segment(t, t.snd_nxt, flags, sent, length);
+        t.snd_nxt += length;
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+    }
+    // The FIN follows the last byte (RFC 9293 3.10.4), window or not.
+    if (t.fin_queued && t.snd_nxt == t.fin_seq) {
+        send_segment(t, t.fin_seq, kFin | kAck, 0, 0);
+        t.snd_nxt = t.fin_seq + 1;
+        t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+    }
+    rearm_timer(t);
+}
+
+std::uint16_t TcpStack::advertised_window(Tcb& t, bool syn) {
+    const std::uint32_t held = t.receive_queue.readable() + t.receive_queue.out_of_order_bytes();
+    const std::uint32_t space = config_.receive_buffer > held ? config_.receive_buffer - held : 0;
+    if (syn) {
+        // RFC 7323 2.2: the window in a SYN is never scaled.
+        const std::uint32_t w = std::min<std::uint32_t>(space, 65535);
+        t.rcv_adv = t.rcv_nxt + w;
+        return static_cast<std::uint16_t>(w);
+    }
+    // Offer only what the scale can express, and move the right edge only by a useful amount
+    // (RFC 9293 3.8.6.2.2, receiver-side silly-window avoidance); never shrink it.
+    const std::uint32_t max_window = 65535u << t.rcv_wscale;
+    const std::uint32_t offer = std::min(space, max_window) >> t.rcv_wscale << t.rcv_wscale;
+    const SeqNum candidate = t.rcv_nxt + offer;
+    const std::uint32_t threshold = std::min<std::uint32_t>(config_.receive_buffer / 2, our_mss_);
+    if (candidate > t.rcv_adv &&
+        (static_cast<std::uint32_t>(candidate - t.rcv_adv) >= threshold || offer == space)) {
+        t.rcv_adv = candidate;
+    }
+    if (t.rcv_adv < t.rcv_nxt) t.rcv_adv = t.rcv_nxt;
+    const auto window = static_cast<std::uint32_t>(t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
+    return static_cast<std::uint16_t>(std::min<std::uint32_t>(window, 65535));
+}
+
+void TcpStack::maybe_send_window_update(Tcb& t) {
+    if (!is_synchronized(t.state) || t.peer_fin) return;
+    const std::uint32_t held = t.receive_queue.readable() + t.receive_queue.out_of_order_bytes();
+    const std::uint32_t space = config_.receive_buffer > held ? config_.receive_buffer - held : 0;
+    const auto offered = static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
+    // Tell the peer once the window has grown by two segments or half the buffer (as Linux does).
+    const std::uint32_t worth = std::min<std::uint32_t>(2u * our_mss_, config_.receive_buffer / 2);
+    if (space > offered && space - offered >= worth) send_ack(t);
+}
+
+void TcpStack::schedule_ack(Tcb& t, bool immediately) {
+    if (immediately) {
+        t.ack_now = true;
+        return;
+    }
+    if (!t.ack_pending) {
+        t.ack_pending = true;
+        wheel_.schedule(t.delayed_ack, clock_.now() + config_.delayed_ack);
+    }
+}
+
+void TcpStack::send_syn(Tcb& t) {
+    const bool active = t.state == TcpState::SynSent;
+    if (t.retries == 0) {
+        t.rtt_timing = true;
+        t.rtt_seq = t.iss;
+        t.rtt_start = clock_.now();
+    }
+    send_segment(t, t.iss, active ? kSyn : (kSyn | kAck), 0, 0);
+}
+
+void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
+                            std::uint32_t payload_length) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) {
+        counters_.drop(DropReason::MbufExhausted);
+        return;
+    }
+    const bool syn = (flags & kSyn) != 0;
+    const bool active_syn = syn && t.state == TcpState::SynSent;
+    wire::TcpHeader th;
+    th.source_port = t.tuple.local_port;
+    th.destination_port = t.tuple.remote_port;
+    th.seq = seq;
+    th.flags = flags;
+    th.ack = (flags & kAck) ? t.rcv_nxt : SeqNum(0);
+    th.window = advertised_window(t, syn);
+    if (syn) {
+        // Offer everything on an active open; on a SYN-ACK, only what the peer offered.
+        th.options.mss = our_mss_;
+        if (active_syn || t.wscale_ok) th.options.window_scale = our_wscale_;
+        if (active_syn || t.sack_ok) th.options.sack_permitted = true;
+        if (active_syn || t.ts_ok) {
+            th.options.timestamps = wire::TcpTimestamps{ts_value(t), active_syn ? 0 : t.ts_recent};
+        }
+    } else if (t.ts_ok) {
+        th.options.timestamps = wire::TcpTimestamps{ts_value(t), t.ts_recent};
+    }
+    const std::size_t header_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
+    auto* p = reinterpret_cast<std::byte*>(
+        rte_pktmbuf_append(m, static_cast<std::uint16_t>(header_length + payload_length)));
+    if (p == nullptr) {
+        rte_pktmbuf_free(m);
+        counters_.drop(DropReason::NoHeadroom);
+        return;
+    }
+    th.emit({p, header_length});
+    if (payload_length > 0) t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
+
+    const std::span<std::byte> segment(p, header_length + payload_length);
+    if (net_.offloads().tx_tcp) {
+        m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+        m->l4_len = static_cast<std::uint8_t>(header_length);
+        wire::store_be16(p + wire::kTcpChecksumOffset,
+                         wire::tcp_pseudo_header_checksum(t.tuple.local_address(),
+                                                          t.tuple.remote_address(),
+                                                          static_cast<std::uint16_t>(segment.size())));
+    } else {
+        wire::store_be16(p + wire::kTcpChecksumOffset,
+                         wire::tcp_checksum(t.tuple.local_address(), t.tuple.remote_address(), segment));
+    }
+    if (flags & kAck) {
+        t.last_ack_sent = t.rcv_nxt;
+        t.ack_now = false;
+        if (t.ack_pending) {
+            t.ack_pending = false;
+            wheel_.cancel(t.delayed_ack);
+        }
+    }
+    counters_.tcp_segments_sent += 1;
+    transmit(m, t.tuple);
+}
+
+void TcpStack::send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, bool with_ack) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) {
+        counters_.drop(DropReason::MbufExhausted);
+        return;
+    }
+    wire::TcpHeader th;
+    th.source_port = tuple.local_port;
+    th.destination_port = tuple.remote_port;
+    th.seq = seq;
+    th.ack = with_ack ? ack : SeqNum(0);
+    th.flags = with_ack ? (kRst | kAck) : kRst;
+    auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, wire::TcpHeader::kMinLength));
+    th.emit({p, wire::TcpHeader::kMinLength});
+    wire::store_be16(p + wire::kTcpChecksumOffset,
+                     wire::tcp_checksum(tuple.local_address(), tuple.remote_address(),
+                                        {p, wire::TcpHeader::kMinLength}));
+    counters_.tcp_resets_sent += 1;
+    counters_.tcp_segments_sent += 1;
+    transmit(m, tuple);
+}
+
+void TcpStack::transmit(rte_mbuf* m, const flow::FourTuple& tuple) {
+    net_.send_transport(m, wire::ip_protocol::kTcp, tuple.remote_address());
+}
+
+}  // namespace sluice::tcp

@@ -1,0 +1,99 @@
+// The transmission control block of one connection (RFC 9293 3.3.1), in a slot of the worker's
+// flow table. The variable names follow the RFC's (SND.UNA is snd_una, and so on).
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/api/connection.hpp"
+#include "dataplane/flow/four_tuple.hpp"
+#include "dataplane/tcp/receive_queue.hpp"
+#include "dataplane/tcp/rtt.hpp"
+#include "dataplane/tcp/send_queue.hpp"
+#include "dataplane/tcp/seq.hpp"
+#include "dataplane/tcp/state.hpp"
+#include "dataplane/timers/timer_wheel.hpp"
+
+namespace sluice::tcp {
+
+class Listener;
+
+// What the connection's one retransmission-class timer is doing now (only one applies at a time).
+enum class TimerKind : std::uint8_t { None, Retransmit, Persist, Keepalive, FinWait2, TimeWait };
+
+struct Tcb {
+    flow::FourTuple tuple;
+    TcpState state = TcpState::Closed;
+    std::uint32_t generation = 0;  // bumped when the slot is released; handles compare it
+
+    // Send sequence space (RFC 9293 3.3.1). snd_max is the highest sequence number ever sent:
+    // snd_nxt goes back to snd_una when the retransmission timer fires.
+    SeqNum iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+    std::uint32_t snd_wnd = 0;      // bytes, scaled
+    std::uint32_t max_snd_wnd = 0;  // RFC 5961 5.2's MAX.SND.WND
+    SeqNum fin_seq;                 // our FIN's sequence number, once the application asked for it
+
+    // Receive sequence space. rcv_adv is the right edge of the window last advertised; the window
+    // never shrinks (RFC 9293 3.8.6.2.2).
+    SeqNum irs, rcv_nxt, rcv_adv;
+
+    std::uint16_t snd_mss = 536;  // payload bytes per segment we send (options subtracted)
+    std::uint16_t peer_mss = 536;
+    std::uint8_t snd_wscale = 0;  // the peer's shift, applied to windows it sends
+    std::uint8_t rcv_wscale = 0;  // our shift, applied to windows we send
+
+    bool wscale_ok : 1 = false;
+    bool ts_ok : 1 = false;
+    bool sack_ok : 1 = false;
+    bool nodelay : 1 = false;
+    bool keepalive : 1 = false;
+    bool fin_queued : 1 = false;    // shutdown_write() or close(): FIN after the queued data
+    bool app_closed : 1 = false;    // close(): no more reads, no callbacks but on_closed
+    bool want_writable : 1 = false; // a send() did not fit: tell on_writable
+    bool passive : 1 = false;       // came from a listener
+    bool peer_fin : 1 = false;      // the peer's FIN was received
+    bool rtt_timing : 1 = false;    // rtt_seq/rtt_start measure a segment (no timestamps)
+    bool ack_pending : 1 = false;   // an ACK is owed, within the delayed-ACK time
+    bool ack_now : 1 = false;       // an ACK is owed at the end of this segment's processing
+
+    // Timestamps (RFC 7323 3, 4.3, 5).
+    std::uint32_t ts_recent = 0;
+    std::uint32_t ts_offset = 0;  // per-connection random offset for our TSval (RFC 7323 5.4)
+    Nanos ts_recent_time{0};
+    SeqNum last_ack_sent;
+
+    // RTT timing without timestamps: one segment at a time (Karn's rule: never a retransmitted one).
+    SeqNum rtt_seq;
+    Nanos rtt_start{0};
+    RttEstimator rtt;
+
+    // Congestion control (RFC 5681) and loss detection.
+    std::uint32_t cwnd = 0;
+    std::uint32_t ssthresh = 0;
+    std::uint8_t dupacks = 0;
+    std::uint8_t retries = 0;        // consecutive expiries of the current timer
+    std::uint8_t probes_sent = 0;    // keepalive probes since the peer was last heard
+    SeqNum retransmit_armed_una;     // SND.UNA when the retransmission timer was armed
+    std::uint32_t total_retransmits = 0;
+
+    SendQueue send_queue;
+    ReceiveQueue receive_queue;
+    TimerEntry timer;         // one of TimerKind
+    TimerEntry delayed_ack;
+    Nanos last_received{0};   // for keepalive
+
+    api::ConnectionHandler* handler = nullptr;
+    void* user_data = nullptr;
+    Listener* listener = nullptr;  // while half-open from a listener (backlog accounting)
+
+    TimerKind timer_kind() const { return static_cast<TimerKind>(timer.kind); }
+    std::uint32_t bytes_in_flight() const { return static_cast<std::uint32_t>(snd_max - snd_una); }
+    // Bytes queued but never sent.
+    std::uint32_t unsent() const {
+        const auto sent = static_cast<std::uint32_t>(snd_nxt - snd_una);
+        return send_queue.size() > sent ? send_queue.size() - sent : 0;
+    }
+    bool fin_sent() const { return fin_queued && snd_max > fin_seq; }
+    bool fin_acked() const { return fin_queued && snd_una > fin_seq; }
+};
+
+}  // namespace sluice::tcp

@@ -1,0 +1,152 @@
+// TCP on one worker: the flow table of TCBs, the listeners, the timers, and the RFC 9293 state
+// machine between them. NetStack hands it every TCP segment for our address; it answers through
+// NetStack::send_transport(). Applications reach it through api::Connection and listen()/connect().
+//
+// Input, output and deadlines are three calls (STYLE.md): receive(), output happens inside them and
+// in poll_timers(), and poll_timers() runs what the wheel says is due.
+//
+// Not thread-safe: one per worker, used only on that worker.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "dataplane/api/connection.hpp"
+#include "dataplane/flow/flow_table.hpp"
+#include "dataplane/net/net_stack.hpp"
+#include "dataplane/stats/counters.hpp"
+#include "dataplane/tcp/config.hpp"
+#include "dataplane/tcp/isn.hpp"
+#include "dataplane/tcp/tcb.hpp"
+#include "dataplane/timers/timer_wheel.hpp"
+#include "dataplane/wire/tcp.hpp"
+
+namespace sluice::tcp {
+
+class Listener {
+public:
+    std::uint16_t port = 0;
+    api::ListenHandler* handler = nullptr;
+    std::uint32_t half_open = 0;  // connections in SYN-RECEIVED from this listener
+};
+
+class TcpStack final : public TransportReceiver {
+public:
+    static Result<std::unique_ptr<TcpStack>, std::string> create(const TcpConfig& config,
+                                                                 NetStack& net, rte_mempool* pool,
+                                                                 WorkerCounters& counters,
+                                                                 const Clock& clock,
+                                                                 const std::string& name);
+    ~TcpStack() override;
+
+    // From NetStack: a segment for our address; data starts at the TCP header. Takes ownership.
+    void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) override;
+    // Fires due timers (retransmission, delayed ACK, persist, keepalive, TIME-WAIT).
+    void poll_timers();
+
+    // --- the application interface (see api/connection.hpp) ---
+    Status<api::Errno> listen(std::uint16_t port, api::ListenHandler* handler);
+    Status<api::Errno> unlisten(std::uint16_t port);
+    // Active open to ip:port. The local port comes from this worker's ephemeral range.
+    Result<api::Connection, api::Errno> connect(wire::Ipv4Address ip, std::uint16_t port,
+                                                api::ConnectionHandler* handler);
+
+    std::uint32_t connection_count() const { return flows_->size(); }
+    // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
+    std::size_t slot_count() const { return flows_->slots(); }
+    std::uint32_t connections_in(TcpState s) const { return by_state_[static_cast<std::size_t>(s)]; }
+    const TcpConfig& config() const { return config_; }
+    // Every connection, for reports (not for the fast path).
+    std::vector<api::ConnectionInfo> connections();
+
+    // --- used by api::Connection ---
+    Tcb* lookup(std::uint32_t slot, std::uint32_t generation);
+    api::Connection handle_of(Tcb& t);
+    Result<std::size_t, api::Errno> send(Tcb& t, std::span<const std::byte> data);
+    Result<std::size_t, api::Errno> send_chain(Tcb& t, rte_mbuf* chain);
+    rte_mbuf* receive_buffer(Tcb& t);
+    std::size_t read(Tcb& t, std::span<std::byte> out);
+    Status<api::Errno> shutdown_write(Tcb& t);
+    Status<api::Errno> close(Tcb& t);
+    void abort(Tcb& t);
+    api::ConnectionInfo info(const Tcb& t) const;
+    std::uint32_t send_space(const Tcb& t) const;
+
+private:
+    TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
+             const Clock& clock);
+
+    // tcp_stack.cpp: TCB lifetime and state
+    Tcb* allocate(const flow::FourTuple& tuple);
+    void set_state(Tcb& t, TcpState next);
+    // Ends the connection: the final callback (if the application still has it), then the slot.
+    void finish(Tcb& t, api::CloseReason reason);
+    void release(Tcb& t);
+    bool alive(const Tcb& t, std::uint32_t generation) const {
+        return t.generation == generation && t.state != TcpState::Closed;
+    }
+    Listener* find_listener(std::uint16_t port);
+    std::uint16_t pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t port);
+    void initialise_send_side(Tcb& t);
+    void apply_syn_options(Tcb& t, const wire::TcpHeader& th);
+
+    // segment_arrives.cpp: RFC 9293 3.10.7, one function per situation
+    void segment_for_no_connection(const wire::TcpHeader& th, const wire::Ipv4Header& ip,
+                                   std::uint32_t payload_length);
+    void segment_for_listener(Listener& l, const wire::TcpHeader& th, const wire::Ipv4Header& ip,
+                              std::uint32_t payload_length);
+    void segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
+    void segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
+    bool process_ack(Tcb& t, const wire::TcpHeader& th);
+    void process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
+    void process_fin(Tcb& t);
+    bool timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) const;
+    bool paws_rejects(Tcb& t, const wire::TcpHeader& th);
+    void update_ts_recent(Tcb& t, const wire::TcpHeader& th);
+    void send_challenge_ack(Tcb& t);
+
+    // output.cpp: everything that leaves
+    void output(Tcb& t);
+    void send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
+                      std::uint32_t payload_length);
+    void send_ack(Tcb& t) { send_segment(t, t.snd_nxt, wire::tcp_flag::kAck, 0, 0); }
+    void send_syn(Tcb& t);
+    void send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, bool with_ack);
+    void schedule_ack(Tcb& t, bool immediately);
+    std::uint16_t advertised_window(Tcb& t, bool syn);
+    void maybe_send_window_update(Tcb& t);
+    void transmit(rte_mbuf* m, const flow::FourTuple& tuple);
+    std::uint32_t ts_value(const Tcb& t) const;
+
+    // tcp_timers.cpp
+    void rearm_timer(Tcb& t);
+    void on_timer(TimerEntry& e);
+    void on_retransmit_timeout(Tcb& t);
+    void on_persist_timeout(Tcb& t);
+    void on_keepalive_timeout(Tcb& t);
+    void enter_time_wait(Tcb& t);
+
+    TcpConfig config_;
+    NetStack& net_;
+    rte_mempool* pool_;
+    WorkerCounters& counters_;
+    const Clock& clock_;
+    std::unique_ptr<flow::FlowTable<Tcb>> flows_;
+    std::vector<Listener> listeners_;  // few; a linear scan on the SYN path only
+    TimerWheel wheel_;
+    IsnGenerator isn_;
+    std::uint16_t our_mss_ = 1460;
+    std::uint8_t our_wscale_ = 0;
+    std::uint16_t next_ephemeral_ = 0;
+    std::array<std::uint32_t, kTcpStateCount> by_state_{};
+    // RFC 5961 7: a per-second budget of challenge ACKs.
+    Nanos challenge_window_start_{0};
+    std::uint32_t challenge_acks_in_window_ = 0;
+};
+
+}  // namespace sluice::tcp

@@ -1,0 +1,173 @@
+// TCP's timers on the worker's wheel: retransmission (RFC 6298), delayed ACK (RFC 9293 3.8.6.3),
+// persist (RFC 9293 3.8.6.1), keepalive (RFC 9293 3.8.4), FIN-WAIT-2 for orphans, TIME-WAIT
+// (RFC 9293 3.10.7.4, 2 MSL). Each TCB has one entry for the first kind that applies and one for
+// the delayed ACK.
+#include <algorithm>
+
+#include "dataplane/tcp/tcp_stack.hpp"
+
+namespace sluice::tcp {
+
+namespace {
+// How long an orphaned connection (closed by the application) may wait in FIN-WAIT-2 for the
+// peer's FIN; Linux's tcp_fin_timeout.
+constexpr Nanos kFinWait2Timeout = std::chrono::seconds(60);
+}  // namespace
+
+void TcpStack::poll_timers() {
+    wheel_.advance(clock_.now(), [this](TimerEntry& e) { on_timer(e); });
+}
+
+void TcpStack::rearm_timer(Tcb& t) {
+    if (t.state == TcpState::TimeWait || t.state == TcpState::Closed) return;
+    const Nanos now = clock_.now();
+    const auto arm = [&](TimerKind kind, Nanos deadline) {
+        t.timer.kind = static_cast<std::uint8_t>(kind);
+        wheel_.schedule(t.timer, deadline);
+    };
+    const bool handshaking = t.state == TcpState::SynSent || t.state == TcpState::SynReceived;
+    if (handshaking || t.bytes_in_flight() > 0) {
+        // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
+        // ACK takes SND.UNA forward; left alone otherwise.
+        if (t.timer.armed() && t.timer_kind() == TimerKind::Retransmit &&
+            t.retransmit_armed_una == t.snd_una) {
+            return;
+        }
+        t.retransmit_armed_una = t.snd_una;
+        arm(TimerKind::Retransmit, now + t.rtt.rto());
+        return;
+    }
+    if (t.unsent() > 0 && t.snd_wnd == 0) {
+        if (t.timer.armed() && t.timer_kind() == TimerKind::Persist) return;
+        const Nanos interval = std::clamp(t.rtt.rto() * (1 << std::min<int>(t.retries, 10)),
+                                          config_.persist_min, config_.persist_max);
+        arm(TimerKind::Persist, now + interval);
+        return;
+    }
+    t.retries = 0;
+    if (t.state == TcpState::FinWait2 && t.app_closed) {
+        if (!(t.timer.armed() && t.timer_kind() == TimerKind::FinWait2)) {
+            arm(TimerKind::FinWait2, now + kFinWait2Timeout);
+        }
+        return;
+    }
+    if (t.keepalive && (t.state == TcpState::Established || t.state == TcpState::CloseWait)) {
+        // Idle time after the last segment heard; once probing, one probe per interval.
+        const Nanos deadline = t.probes_sent == 0 ? t.last_received + config_.keepalive_idle
+                                                  : now + config_.keepalive_interval;
+        arm(TimerKind::Keepalive, std::max(deadline, now));
+        return;
+    }
+    wheel_.cancel(t.timer);
+    t.timer.kind = static_cast<std::uint8_t>(TimerKind::None);
+}
+
+void TcpStack::on_timer(TimerEntry& e) {
+    Tcb& t = *flows_->at(e.owner);
+    if (t.state == TcpState::Closed) return;
+    if (&e == &t.delayed_ack) {
+        if (t.ack_pending) {
+            counters_.tcp_delayed_acks += 1;
+            send_ack(t);
+        }
+        return;
+    }
+    switch (t.timer_kind()) {
+        case TimerKind::Retransmit:
+            on_retransmit_timeout(t);
+            break;
+        case TimerKind::Persist:
+            on_persist_timeout(t);
+            break;
+        case TimerKind::Keepalive:
+            on_keepalive_timeout(t);
+            break;
+        case TimerKind::FinWait2:
+        case TimerKind::TimeWait:
+            finish(t, api::CloseReason::Closed);
+            break;
+        case TimerKind::None:
+            break;
+    }
+}
+
+void TcpStack::on_retransmit_timeout(Tcb& t) {
+    counters_.tcp_timeouts += 1;
+    const bool handshaking = t.state == TcpState::SynSent || t.state == TcpState::SynReceived;
+    const std::uint8_t limit = handshaking ? config_.syn_retries : config_.max_retransmits;
+    if (t.retries >= limit) {
+        if (t.state == TcpState::SynSent) counters_.tcp_connect_failures += 1;
+        if (t.state == TcpState::SynReceived && t.passive) {
+            release(t);  // the listener never saw it
+            return;
+        }
+        finish(t, api::CloseReason::TimedOut);
+        return;
+    }
+    ++t.retries;
+    // RFC 6298 5.5 and 5.6: back off, and retransmit the earliest unacknowledged segment. Karn's
+    // rule: nothing retransmitted is timed.
+    t.rtt.back_off();
+    t.rtt_timing = false;
+    counters_.tcp_retransmitted_segments += 1;
+    t.total_retransmits += 1;
+    if (handshaking) {
+        send_syn(t);
+    } else {
+        // RFC 5681 3.1 (eq. 4) and its loss window of one segment; go back to SND.UNA.
+        t.ssthresh = std::max(t.bytes_in_flight() / 2, 2u * t.snd_mss);
+        t.cwnd = t.snd_mss;
+        t.dupacks = 0;
+        t.snd_nxt = t.snd_una;
+        // output() counts its first segment as a retransmission again; undo the double count.
+        counters_.tcp_retransmitted_segments -= 1;
+        t.total_retransmits -= 1;
+        output(t);
+    }
+    t.retransmit_armed_una = t.snd_una;
+    t.timer.kind = static_cast<std::uint8_t>(TimerKind::Retransmit);
+    wheel_.schedule(t.timer, clock_.now() + t.rtt.rto());
+}
+
+void TcpStack::on_persist_timeout(Tcb& t) {
+    // A probe the receiver must answer with its current window (RFC 9293 3.8.6.1); like Linux, an
+    // already-acknowledged sequence number, so the probe carries no new data.
+    counters_.tcp_window_probes += 1;
+    send_segment(t, t.snd_una - 1, wire::tcp_flag::kAck, 0, 0);
+    if (t.retries < 30) ++t.retries;
+    rearm_timer(t);
+}
+
+void TcpStack::on_keepalive_timeout(Tcb& t) {
+    if (t.probes_sent >= config_.keepalive_probes) {
+        finish(t, api::CloseReason::TimedOut);
+        return;
+    }
+    ++t.probes_sent;
+    counters_.tcp_keepalive_probes += 1;
+    send_segment(t, t.snd_una - 1, wire::tcp_flag::kAck, 0, 0);
+    t.timer.kind = static_cast<std::uint8_t>(TimerKind::Keepalive);
+    wheel_.schedule(t.timer, clock_.now() + config_.keepalive_interval);
+}
+
+void TcpStack::enter_time_wait(Tcb& t) {
+    set_state(t, TcpState::TimeWait);
+    wheel_.cancel(t.delayed_ack);
+    t.ack_pending = false;
+    t.send_queue.clear();
+    t.receive_queue.clear();
+    // To the application the connection is over; the TCB stays only to answer a lost ACK and to
+    // keep the 4-tuple from being reused too soon (RFC 9293 3.4.2).
+    if (api::ConnectionHandler* handler = t.handler) {
+        const api::Connection handle = handle_of(t);
+        t.handler = nullptr;
+        ++t.generation;
+        handler->on_closed(handle, api::CloseReason::Closed);
+    } else {
+        ++t.generation;
+    }
+    t.timer.kind = static_cast<std::uint8_t>(TimerKind::TimeWait);
+    wheel_.schedule(t.timer, clock_.now() + 2 * config_.msl);
+}
+
+}  // namespace sluice::tcp
