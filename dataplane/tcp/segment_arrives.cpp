@@ -291,7 +291,7 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
         return;
     }
     update_ts_recent(t, th);
-    if (!process_ack(t, th)) {
+    if (!process_ack(t, th, payload_length)) {
         rte_pktmbuf_free(payload);
         return;
     }
@@ -321,7 +321,7 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
 }
 
 // Step five. Returns false when the segment is to be dropped (or the connection ended).
-bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th) {
+bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length) {
     const std::uint32_t generation = t.generation;
     if (t.state == TcpState::SynReceived) {
         if (!(th.ack > t.snd_una && th.ack <= t.snd_max)) {
@@ -399,8 +399,9 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th) {
             if (!alive(t, generation)) return false;
         }
     } else if (th.ack == t.snd_una && t.bytes_in_flight() > 0 && window == t.snd_wnd &&
-               th.seq == t.rcv_nxt) {
-        // RFC 5681 3.2: a duplicate ACK. The third starts a fast retransmit of the first segment.
+               payload_length == 0 && !th.has(kFin)) {
+        // RFC 5681 2 and 3.2: a duplicate ACK (no data, same ACK and window, data outstanding).
+        // The third starts a fast retransmit of the first unacknowledged segment.
         if (++t.dupacks == 3) {
             t.ssthresh = std::max(t.bytes_in_flight() / 2, 2u * t.snd_mss);
             t.cwnd = t.ssthresh;

@@ -102,7 +102,7 @@ private:
                               std::uint32_t payload_length);
     void segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
     void segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
-    bool process_ack(Tcb& t, const wire::TcpHeader& th);
+    bool process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length);
     void process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
     void process_fin(Tcb& t);
     bool timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) const;
