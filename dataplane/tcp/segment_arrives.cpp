@@ -238,6 +238,19 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
         return;
     }
 
+    // RFC 9293 3.10.7.4: in TIME-WAIT only a retransmission of the peer's FIN can arrive (its ACK
+    // was lost): acknowledge it and restart the 2 MSL wait. A RST changes nothing (RFC 1337).
+    if (t.state == TcpState::TimeWait) {
+        rte_pktmbuf_free(payload);
+        if (th.has(kRst)) {
+            counters_.drop(DropReason::TcpUnexpected);
+            return;
+        }
+        send_ack(t);
+        if (th.has(kFin)) enter_time_wait(t);
+        return;
+    }
+
     // PAWS (RFC 7323 5.3), before the sequence check.
     if (paws_rejects(t, th)) {
         counters_.drop(DropReason::TcpPaws);
@@ -263,11 +276,6 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
             return;
         }
         counters_.tcp_resets_received += 1;
-        if (t.state == TcpState::TimeWait) {
-            // RFC 1337: a RST must not cut TIME-WAIT short (TIME-WAIT assassination).
-            counters_.drop(DropReason::TcpUnexpected);
-            return;
-        }
         if (t.state == TcpState::SynReceived && t.passive) {
             release(t);  // back to LISTEN: the listener never saw this connection
             return;
@@ -309,11 +317,6 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     if (th.has(kFin) && th.seq + payload_length == t.rcv_nxt && !t.peer_fin) {
         process_fin(t);
         if (!alive(t, generation)) return;
-    } else if (th.has(kFin) && t.peer_fin && t.state == TcpState::TimeWait) {
-        // A retransmitted FIN: the ACK was lost. ACK again, restart the 2 MSL wait.
-        send_ack(t);
-        enter_time_wait(t);
-        return;
     }
     output(t);
     // An ACK owed at once that no data segment carried goes out alone.
