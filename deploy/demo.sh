@@ -48,7 +48,7 @@ echo "== namespace $NS holds $PEER_IF ($PEER_IP/24); the engine takes $HOST_IF"
 
 ENGINE_CMD=("$SLUICE_ROOT/build/control/sluice" -l 0 --no-huge -m 256 --no-pci
   --file-prefix "sluice-demo-$$" --vdev "net_af_packet0,iface=$HOST_IF"
-  -- --addr "$ENGINE_IP/24")
+  -- --addr "$ENGINE_IP/24" --serve http:80 --serve echo:7)
 echo "== starting: ${ENGINE_CMD[*]}"
 "${ENGINE_CMD[@]}" >"$LOG" 2>&1 &
 ENGINE_PID=$!
@@ -66,6 +66,15 @@ echo "== arping from the namespace (resolves the engine's MAC)"
 ip netns exec "$NS" arping -c 3 -I "$PEER_IF" "$ENGINE_IP"
 echo "== the namespace's neighbour table"
 ip -n "$NS" neigh show dev "$PEER_IF"
+echo "== curl fetches from the engine's HTTP server"
+ip netns exec "$NS" curl -sS -D - -o /dev/null -w 'curl: %{http_code}, %{size_download} bytes in %{time_total} s\n' \
+  "http://$ENGINE_IP/"
+ip netns exec "$NS" curl -sS -o /dev/null -w 'curl: 64 MiB at %{speed_download} bytes/s\n' \
+  "http://$ENGINE_IP/bytes/67108864"
+echo "== curl to a port with no listener is refused at once (the engine answers with a RST)"
+ip netns exec "$NS" curl -sS "http://$ENGINE_IP:81/" 2>&1 | sed 's/^/   /'
+echo "== wrk -c 50 -t 2 -d 3s against the engine (one worker on one core; veth and af_packet are slow)"
+ip netns exec "$NS" wrk -c 50 -t 2 -d 3s "http://$ENGINE_IP/"
 
 if [ "$hold" -eq 1 ]; then
   echo "== holding; try: ip netns exec $NS ping $ENGINE_IP    (Ctrl-C here to stop)"
