@@ -164,6 +164,8 @@ void Engine::report(std::FILE* out) const {
                  static_cast<unsigned long long>(total.dropped_total()));
     std::fprintf(out, "  %-36s %llu\n", "neighbor_entries",
                  static_cast<unsigned long long>(workers_.front()->net().neighbors().size()));
+    // Buffers the pool has handed out and not got back: the rx rings' own plus anything held.
+    std::fprintf(out, "  %-36s %u\n", "mbufs_in_use", rte_mempool_in_use_count(pool_));
     tcp::TcpStack& tcp = workers_.front()->tcp();
     std::fprintf(out, "  %-36s %u\n", "tcp_connections", tcp.connection_count());
     for (std::size_t s = 0; s < tcp::kTcpStateCount; ++s) {
