@@ -6,7 +6,7 @@ SLUICE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SLUICE_PACKAGES=(
   build-essential g++ meson ninja-build pkg-config
   libdpdk-dev dpdk dpdk-dev libnuma-dev libpcap-dev
-  libgtest-dev libbenchmark-dev
+  libsodium-dev libgtest-dev libbenchmark-dev
   python3 python3-pytest python3-scapy
   iproute2 iputils-ping iputils-arping ethtool iptables procps
   curl wrk netcat-openbsd

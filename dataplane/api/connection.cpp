@@ -6,29 +6,40 @@ namespace sluice::api {
 
 std::string_view close_reason_name(CloseReason r) {
     switch (r) {
-        case CloseReason::Closed: return "closed";
-        case CloseReason::Reset: return "reset";
-        case CloseReason::Refused: return "refused";
-        case CloseReason::TimedOut: return "timed out";
-        case CloseReason::Aborted: return "aborted";
+        case CloseReason::Closed:
+            return "closed";
+        case CloseReason::Reset:
+            return "reset";
+        case CloseReason::Refused:
+            return "refused";
+        case CloseReason::TimedOut:
+            return "timed out";
+        case CloseReason::Aborted:
+            return "aborted";
     }
     return "unknown";
 }
 
 Errno close_reason_errno(CloseReason r) {
     switch (r) {
-        case CloseReason::Closed: return 0;
-        case CloseReason::Reset: return ECONNRESET;
-        case CloseReason::Refused: return ECONNREFUSED;
-        case CloseReason::TimedOut: return ETIMEDOUT;
-        case CloseReason::Aborted: return ECONNABORTED;
+        case CloseReason::Closed:
+            return 0;
+        case CloseReason::Reset:
+            return ECONNRESET;
+        case CloseReason::Refused:
+            return ECONNREFUSED;
+        case CloseReason::TimedOut:
+            return ETIMEDOUT;
+        case CloseReason::Aborted:
+            return ECONNABORTED;
     }
     return EIO;
 }
 
-#define SLUICE_TCB_OR(fail)                                        \
+#define SLUICE_TCB_OR(fail)                                              \
     tcp::Tcb* t = stack_ ? stack_->lookup(slot_, generation_) : nullptr; \
-    if (t == nullptr) return fail
+    if (t == nullptr)                                                    \
+    return fail
 
 bool Connection::valid() const {
     return stack_ != nullptr && stack_->lookup(slot_, generation_) != nullptr;
@@ -97,7 +108,7 @@ Status<Errno> Connection::set_nodelay(bool on) {
 
 Status<Errno> Connection::set_keepalive(bool on) {
     SLUICE_TCB_OR(Unexpected{ENOTCONN});
-    t->keepalive = on;
+    stack_->set_keepalive(*t, on);
     return {};
 }
 

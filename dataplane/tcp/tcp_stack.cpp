@@ -20,7 +20,8 @@ Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(const TcpConfig&
                                                                 const std::string& name) {
     std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
     auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections);
-    if (!flows) return Unexpected{flows.error()};
+    if (!flows)
+        return Unexpected{flows.error()};
     stack->flows_ = std::move(flows.value());
     net.set_transport(stack.get());
     return stack;
@@ -39,7 +40,8 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
     const unsigned room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM - 60;
     our_mss_ = static_cast<std::uint16_t>(std::min<unsigned>(net.mtu() - 40, room));
     // The smallest shift that lets the whole receive buffer be offered (RFC 7323 2.3: at most 14).
-    while (our_wscale_ < 14 && (config.receive_buffer >> our_wscale_) > 65535) ++our_wscale_;
+    while (our_wscale_ < 14 && (config.receive_buffer >> our_wscale_) > 65535)
+        ++our_wscale_;
     next_ephemeral_ = static_cast<std::uint16_t>(
         kEphemeralFirst + isn_.keyed_hash(flow::FourTuple{}) % kEphemeralCount);
 }
@@ -48,7 +50,8 @@ TcpStack::~TcpStack() {
     net_.set_transport(nullptr);
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         Tcb& t = *flows_->at(slot);
-        if (t.state == TcpState::Closed) continue;
+        if (t.state == TcpState::Closed)
+            continue;
         wheel_.cancel(t.timer);
         wheel_.cancel(t.delayed_ack);
         t.send_queue.clear();
@@ -58,7 +61,8 @@ TcpStack::~TcpStack() {
 
 Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     Tcb* t = flows_->insert(tuple);
-    if (t == nullptr) return nullptr;
+    if (t == nullptr)
+        return nullptr;
     const std::uint32_t generation = t->generation;
     const std::uint32_t slot = flows_->slot_of(*t);
     // Reinitialise field by field: the queues and timer entries are not assignable.
@@ -95,10 +99,12 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
 }
 
 void TcpStack::set_state(Tcb& t, TcpState next) {
-    if (t.state == next) return;
+    if (t.state == next)
+        return;
     --by_state_[static_cast<std::size_t>(t.state)];
     ++by_state_[static_cast<std::size_t>(next)];
-    if (next == TcpState::Established) counters_.tcp_established += 1;
+    if (next == TcpState::Established)
+        counters_.tcp_established += 1;
     if (t.state == TcpState::SynReceived && t.listener != nullptr) {
         --t.listener->half_open;
         t.listener = nullptr;
@@ -115,7 +121,8 @@ void TcpStack::finish(Tcb& t, api::CloseReason reason) {
     release(t);
     // The callback comes after the slot is released: whatever it does (connect again, say) finds
     // a consistent stack, and the old handle is already invalid.
-    if (handler != nullptr) handler->on_closed(handle, reason);
+    if (handler != nullptr)
+        handler->on_closed(handle, reason);
 }
 
 void TcpStack::release(Tcb& t) {
@@ -133,7 +140,8 @@ void TcpStack::release(Tcb& t) {
 
 Listener* TcpStack::find_listener(std::uint16_t port) {
     for (Listener& l : listeners_) {
-        if (l.port == port) return &l;
+        if (l.port == port)
+            return &l;
     }
     return nullptr;
 }
@@ -170,9 +178,11 @@ std::uint16_t TcpStack::pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t 
     const wire::Ipv4Address local = net_.config().address.address;
     for (std::uint32_t tried = 0; tried < kEphemeralCount; ++tried) {
         const std::uint16_t candidate = next_ephemeral_;
-        next_ephemeral_ = next_ephemeral_ == kEphemeralLast ? kEphemeralFirst
-                                                            : static_cast<std::uint16_t>(next_ephemeral_ + 1);
-        if (find_listener(candidate) != nullptr) continue;
+        next_ephemeral_ = next_ephemeral_ == kEphemeralLast
+                              ? kEphemeralFirst
+                              : static_cast<std::uint16_t>(next_ephemeral_ + 1);
+        if (find_listener(candidate) != nullptr)
+            continue;
         // A port is free for this peer while no connection (TIME-WAIT included) uses the 4-tuple.
         if (flows_->find(flow::FourTuple::make(local, candidate, ip, port)) == nullptr) {
             return candidate;
@@ -184,8 +194,10 @@ std::uint16_t TcpStack::pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t 
 // --- the application interface ---
 
 Status<api::Errno> TcpStack::listen(std::uint16_t port, api::ListenHandler* handler) {
-    if (port == 0 || handler == nullptr) return Unexpected{EINVAL};
-    if (find_listener(port) != nullptr) return Unexpected{EADDRINUSE};
+    if (port == 0 || handler == nullptr)
+        return Unexpected{EINVAL};
+    if (find_listener(port) != nullptr)
+        return Unexpected{EADDRINUSE};
     listeners_.push_back(Listener{port, handler, 0});
     return {};
 }
@@ -193,18 +205,21 @@ Status<api::Errno> TcpStack::listen(std::uint16_t port, api::ListenHandler* hand
 Status<api::Errno> TcpStack::unlisten(std::uint16_t port) {
     const auto it = std::find_if(listeners_.begin(), listeners_.end(),
                                  [port](const Listener& l) { return l.port == port; });
-    if (it == listeners_.end()) return Unexpected{ENOENT};
+    if (it == listeners_.end())
+        return Unexpected{ENOENT};
     // Half-open connections of this listener are reset; established ones stay (they are the
     // application's already).
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         Tcb& t = *flows_->at(slot);
-        if (t.state == TcpState::SynReceived && t.listener == &*it) abort(t);
+        if (t.state == TcpState::SynReceived && t.listener == &*it)
+            abort(t);
     }
     listeners_.erase(it);
     // Other listeners moved: re-point their half-open connections.
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         Tcb& t = *flows_->at(slot);
-        if (t.state == TcpState::SynReceived && t.passive) t.listener = find_listener(t.tuple.local_port);
+        if (t.state == TcpState::SynReceived && t.passive)
+            t.listener = find_listener(t.tuple.local_port);
     }
     return {};
 }
@@ -236,7 +251,8 @@ Result<api::Connection, api::Errno> TcpStack::connect(wire::Ipv4Address ip, std:
 
 Tcb* TcpStack::lookup(std::uint32_t slot, std::uint32_t generation) {
     Tcb* t = flows_->at(slot);
-    if (t == nullptr || t->generation != generation || t->state == TcpState::Closed) return nullptr;
+    if (t == nullptr || t->generation != generation || t->state == TcpState::Closed)
+        return nullptr;
     return t;
 }
 
@@ -257,45 +273,55 @@ bool can_send(TcpState s) {
 }  // namespace
 
 Result<std::size_t, api::Errno> TcpStack::send(Tcb& t, std::span<const std::byte> data) {
-    if (t.fin_queued || !can_send(t.state)) return Unexpected{EPIPE};
-    if (data.empty()) return std::size_t{0};
+    if (t.fin_queued || !can_send(t.state))
+        return Unexpected{EPIPE};
+    if (data.empty())
+        return std::size_t{0};
     const std::uint32_t room = send_space(t);
     const std::uint32_t taken = room == 0 ? 0 : t.send_queue.append_copy(data, room, pool_);
-    if (taken < data.size()) t.want_writable = true;
+    if (taken < data.size())
+        t.want_writable = true;
     if (taken == 0) {
-        if (room > 0) counters_.drop(DropReason::MbufExhausted);
+        if (room > 0)
+            counters_.drop(DropReason::MbufExhausted);
         return Unexpected{EAGAIN};
     }
-    if (is_synchronized(t.state)) output(t);
+    if (is_synchronized(t.state))
+        output(t);
     return std::size_t{taken};
 }
 
 Result<std::size_t, api::Errno> TcpStack::send_chain(Tcb& t, rte_mbuf* chain) {
-    if (t.fin_queued || !can_send(t.state)) return Unexpected{EPIPE};
+    if (t.fin_queued || !can_send(t.state))
+        return Unexpected{EPIPE};
     if (chain->pkt_len > send_space(t)) {
         t.want_writable = true;
         return Unexpected{EAGAIN};
     }
     const std::size_t bytes = chain->pkt_len;
     t.send_queue.append_chain(chain);
-    if (is_synchronized(t.state)) output(t);
+    if (is_synchronized(t.state))
+        output(t);
     return bytes;
 }
 
 rte_mbuf* TcpStack::receive_buffer(Tcb& t) {
     rte_mbuf* m = t.receive_queue.pop();
-    if (m != nullptr) maybe_send_window_update(t);
+    if (m != nullptr)
+        maybe_send_window_update(t);
     return m;
 }
 
 std::size_t TcpStack::read(Tcb& t, std::span<std::byte> out) {
     const std::size_t n = t.receive_queue.read(out);
-    if (n > 0) maybe_send_window_update(t);
+    if (n > 0)
+        maybe_send_window_update(t);
     return n;
 }
 
 Status<api::Errno> TcpStack::shutdown_write(Tcb& t) {
-    if (t.fin_queued) return {};
+    if (t.fin_queued)
+        return {};
     switch (t.state) {
         case TcpState::SynSent:
             // Nothing was ever synchronized: forget the attempt (RFC 9293 3.10.4).
@@ -313,7 +339,8 @@ Status<api::Errno> TcpStack::shutdown_write(Tcb& t) {
     }
     t.fin_queued = true;
     t.fin_seq = t.snd_una + t.send_queue.size();
-    if (t.state != TcpState::SynReceived) output(t);
+    if (t.state != TcpState::SynReceived)
+        output(t);
     return {};
 }
 
@@ -341,6 +368,13 @@ void TcpStack::abort(Tcb& t) {
     finish(t, api::CloseReason::Aborted);
 }
 
+void TcpStack::set_keepalive(Tcb& t, bool on) {
+    t.keepalive = on;
+    // RFC 9293 3.8.4: arm the idle timer now rather than when the next segment arrives, which on an
+    // idle connection to a dead peer is never; turning keepalive off cancels a pending probe.
+    rearm_timer(t);
+}
+
 api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     api::ConnectionInfo i{};
     i.tuple = t.tuple;
@@ -362,7 +396,8 @@ std::vector<api::ConnectionInfo> TcpStack::connections() {
     std::vector<api::ConnectionInfo> out;
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         const Tcb& t = *flows_->at(slot);
-        if (t.state != TcpState::Closed) out.push_back(info(t));
+        if (t.state != TcpState::Closed)
+            out.push_back(info(t));
     }
     return out;
 }

@@ -29,14 +29,14 @@
 namespace sluice::tcp {
 
 class Listener {
-public:
+  public:
     std::uint16_t port = 0;
     api::ListenHandler* handler = nullptr;
     std::uint32_t half_open = 0;  // connections in SYN-RECEIVED from this listener
 };
 
 class TcpStack final : public TransportReceiver {
-public:
+  public:
     static Result<std::unique_ptr<TcpStack>, std::string> create(const TcpConfig& config,
                                                                  NetStack& net, rte_mempool* pool,
                                                                  WorkerCounters& counters,
@@ -59,7 +59,9 @@ public:
     std::uint32_t connection_count() const { return flows_->size(); }
     // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
     std::size_t slot_count() const { return flows_->slots(); }
-    std::uint32_t connections_in(TcpState s) const { return by_state_[static_cast<std::size_t>(s)]; }
+    std::uint32_t connections_in(TcpState s) const {
+        return by_state_[static_cast<std::size_t>(s)];
+    }
     const TcpConfig& config() const { return config_; }
     // Every connection, for reports (not for the fast path).
     std::vector<api::ConnectionInfo> connections();
@@ -74,10 +76,11 @@ public:
     Status<api::Errno> shutdown_write(Tcb& t);
     Status<api::Errno> close(Tcb& t);
     void abort(Tcb& t);
+    void set_keepalive(Tcb& t, bool on);
     api::ConnectionInfo info(const Tcb& t) const;
     std::uint32_t send_space(const Tcb& t) const;
 
-private:
+  private:
     TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
              const Clock& clock);
 

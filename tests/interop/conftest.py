@@ -9,6 +9,9 @@ finally, an atexit net, and SIGTERM/SIGHUP turned into KeyboardInterrupt so thos
 Peers: `lab.ping(...)`, `lab.run_in_ns(cmd...)` for any tool (curl, nc, ... for TCP later),
 `lab.exchange(frames, stop=...)` to send crafted frames and sniff the answers with scapy.
 Counters: `lab.stop()` (SIGINT) returns the engine's report as a dict.
+Long-running peers: `lab.popen_in_ns(cmd...)` (killed with the lab).  An engine that stops by
+itself (--connect, --duration): `lab.wait_engine_exit()`.  A second engine on the same network:
+`lab.reset_engine()` after stopping the first, then `lab.start_engine(...)` again.
 
 Options per test come from the `lab` marker:
 
@@ -554,6 +557,57 @@ class Lab:
             raise AssertionError(f"no counter report from sluice\n{self.output()}")
         self.counters = counters
         return counters
+
+    # -- peers that run in the background, engines that stop by themselves ---------------------
+
+    def popen_in_ns(self, *cmd: str, **popen_kwargs) -> subprocess.Popen:
+        """Start a command in the peer's namespace without waiting for it (stdout and stderr are
+        text pipes unless popen_kwargs say otherwise).  It runs in a session of its own and is
+        killed with the lab if it is still running then."""
+        kwargs = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE,
+                  "stderr": subprocess.PIPE, "text": True}
+        kwargs.update(popen_kwargs)
+        kwargs["start_new_session"] = True
+        proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *cmd], **kwargs)
+        self._helpers.append(proc)
+        return proc
+
+    @property
+    def engine_stdout(self) -> list[str]:
+        """The engine's stdout so far, one string per line."""
+        return list(self._stdout)
+
+    def wait_engine_exit(self, timeout: float = COMMAND_TIMEOUT) -> int:
+        """Wait for an engine that stops by itself (the --connect client, --duration) and return
+        its exit status; its counter report, if it printed one, is in self.counters.  Kills it
+        and raises AssertionError if it is still running after `timeout` seconds."""
+        assert self.engine is not None, "engine not started"
+        try:
+            self.engine.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.engine.kill()
+            self.engine.wait()
+            self._join_pumps()
+            raise AssertionError(f"sluice did not stop by itself within {timeout:.0f} s; "
+                                 f"killed\n{self.output()}")
+        self._join_pumps()
+        self.counters = parse_counters(self._stdout)
+        return self.engine.returncode
+
+    def reset_engine(self) -> None:
+        """Forget an engine that has exited (stop() or wait_engine_exit()), so that
+        start_engine() can run a fresh one on the same namespace and veth pair."""
+        assert self.engine is not None and self.engine.poll() is not None, \
+            "reset_engine() needs an engine that has exited"
+        self._join_pumps()
+        self.engine = None
+        self.counters = None
+        self.ready_line = None
+        self.engine_mac = None
+        self._stdout = []
+        self._stderr = []
+        self._ready = threading.Event()
+        self._pumps = []
 
     # -- teardown ------------------------------------------------------------------------------
 

@@ -30,7 +30,8 @@ std::vector<std::byte> echo_request_frame(const EchoSpec& spec) {
     if (spec.ip_option_bytes > 0) {
         // Rewrite IHL, fill options with NOP (1), and recompute the checksum over the whole header.
         ip_bytes[0] = std::byte{static_cast<std::uint8_t>(0x40 | ip_length / 4)};
-        for (std::size_t i = wire::Ipv4Header::kMinLength; i < ip_length; ++i) ip_bytes[i] = std::byte{1};
+        for (std::size_t i = wire::Ipv4Header::kMinLength; i < ip_length; ++i)
+            ip_bytes[i] = std::byte{1};
         wire::store_be16(ip_bytes + 10, wire::be16{});
         wire::store_be16(ip_bytes + 10, wire::internet_checksum({ip_bytes, ip_length}));
     }

@@ -13,7 +13,7 @@
 namespace sluice::test {
 
 class RingPort {
-public:
+  public:
     // `start`: configure one queue pair and start the port, as the engine's Port would; pass false
     // to leave that to the code under test.
     explicit RingPort(bool start = true);
@@ -31,7 +31,7 @@ public:
     // The same, as the mbufs themselves (offload flags and lengths intact); the caller frees them.
     std::vector<rte_mbuf*> take_transmitted_mbufs();
 
-private:
+  private:
     std::string name_;
     rte_ring* rx_ = nullptr;
     rte_ring* tx_ = nullptr;

@@ -30,15 +30,20 @@ void RecordingHandler::on_connected(api::Connection c) {
 }
 void RecordingHandler::on_readable(api::Connection c) {
     events.push_back("readable");
-    if (!read_on_readable) return;
+    if (!read_on_readable)
+        return;
     while (rte_mbuf* m = c.receive()) {
         const auto* p = rte_pktmbuf_mtod(m, const std::byte*);
         received.insert(received.end(), p, p + m->data_len);
         rte_pktmbuf_free(m);
     }
 }
-void RecordingHandler::on_writable(api::Connection) { events.push_back("writable"); }
-void RecordingHandler::on_peer_closed(api::Connection) { events.push_back("peer_closed"); }
+void RecordingHandler::on_writable(api::Connection) {
+    events.push_back("writable");
+}
+void RecordingHandler::on_peer_closed(api::Connection) {
+    events.push_back("peer_closed");
+}
 void RecordingHandler::on_closed(api::Connection, api::CloseReason r) {
     events.push_back("closed:" + std::string(api::close_reason_name(r)));
 }
@@ -73,8 +78,10 @@ void TcpFixture::start(const tcp::TcpConfig& config) {
     tcp_ = std::move(tcp.value());
     ASSERT_TRUE(tcp_->listen(kServerPort, &handler_).ok());
     // The peer introduces itself the way a real one would: by asking for our MAC.
-    wire::EthernetHeader eth{wire::MacAddress::broadcast(), kPeerMac, std::nullopt, wire::ethertype::kArp};
-    wire::ArpPacket arp{wire::ArpOperation::Request, kPeerMac, kPeerIp, wire::MacAddress::zero(), kOurIp};
+    wire::EthernetHeader eth{wire::MacAddress::broadcast(), kPeerMac, std::nullopt,
+                             wire::ethertype::kArp};
+    wire::ArpPacket arp{wire::ArpOperation::Request, kPeerMac, kPeerIp, wire::MacAddress::zero(),
+                        kOurIp};
     net_->receive(make_mbuf(arp_frame(eth, arp)));
     tx_->flush();
     port_.take_transmitted();
@@ -90,7 +97,8 @@ void TcpFixture::TearDown() {
 }
 
 void TcpFixture::inject(const Seg& s) {
-    if (!started_) start(config_);
+    if (!started_)
+        start(config_);
     wire::TcpHeader th;
     th.source_port = s.source_port;
     th.destination_port = s.destination_port;
@@ -102,8 +110,10 @@ void TcpFixture::inject(const Seg& s) {
     const std::size_t tcp_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
     std::vector<std::byte> segment(tcp_length + s.payload.size());
     th.emit(segment);
-    std::copy(s.payload.begin(), s.payload.end(), segment.begin() + static_cast<std::ptrdiff_t>(tcp_length));
-    wire::store_be16(segment.data() + wire::kTcpChecksumOffset, wire::tcp_checksum(kPeerIp, kOurIp, segment));
+    std::copy(s.payload.begin(), s.payload.end(),
+              segment.begin() + static_cast<std::ptrdiff_t>(tcp_length));
+    wire::store_be16(segment.data() + wire::kTcpChecksumOffset,
+                     wire::tcp_checksum(kPeerIp, kOurIp, segment));
 
     wire::EthernetHeader eth{kOurMac, kPeerMac, std::nullopt, wire::ethertype::kIpv4};
     std::vector<std::byte> frame(eth.length() + wire::Ipv4Header::kMinLength + segment.size());
@@ -114,28 +124,38 @@ void TcpFixture::inject(const Seg& s) {
     ip.source = kPeerIp;
     ip.destination = kOurIp;
     ip.emit({frame.data() + eth.length(), wire::Ipv4Header::kMinLength});
-    std::copy(segment.begin(), segment.end(), frame.begin() + static_cast<std::ptrdiff_t>(eth.length() + wire::Ipv4Header::kMinLength));
+    std::copy(
+        segment.begin(), segment.end(),
+        frame.begin() + static_cast<std::ptrdiff_t>(eth.length() + wire::Ipv4Header::kMinLength));
     net_->receive(make_mbuf(frame));
 }
 
 std::vector<Sent> TcpFixture::take() {
-    if (!started_) start(config_);
+    if (!started_)
+        start(config_);
     tx_->flush();
     std::vector<Sent> out;
     for (const auto& frame : port_.take_transmitted()) {
         auto eth = wire::EthernetHeader::parse(frame);
         EXPECT_TRUE(eth.has_value());
-        if (!eth || eth->ethertype != wire::ethertype::kIpv4) continue;
-        const std::span<const std::byte> ip_bytes(frame.data() + eth->length(), frame.size() - eth->length());
+        if (!eth || eth->ethertype != wire::ethertype::kIpv4)
+            continue;
+        const std::span<const std::byte> ip_bytes(frame.data() + eth->length(),
+                                                  frame.size() - eth->length());
         auto ip = wire::Ipv4Header::parse(ip_bytes);
         EXPECT_TRUE(ip.has_value()) << "the engine sent a bad IPv4 header";
-        if (!ip || ip->protocol != wire::ip_protocol::kTcp) continue;
+        if (!ip || ip->protocol != wire::ip_protocol::kTcp)
+            continue;
         EXPECT_EQ(ip->destination, kPeerIp);
         const auto seg = ip_bytes.subspan(ip->header_length, ip->payload_length());
-        auto th = wire::TcpHeader::parse(seg, ip->source, ip->destination, wire::TransportChecksum::Verify);
-        EXPECT_TRUE(th.has_value()) << "the engine sent a TCP segment that does not parse (checksum?)";
-        if (!th) continue;
-        out.push_back(Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end())});
+        auto th = wire::TcpHeader::parse(seg, ip->source, ip->destination,
+                                         wire::TransportChecksum::Verify);
+        EXPECT_TRUE(th.has_value())
+            << "the engine sent a TCP segment that does not parse (checksum?)";
+        if (!th)
+            continue;
+        out.push_back(
+            Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end())});
     }
     return out;
 }
@@ -143,18 +163,21 @@ std::vector<Sent> TcpFixture::take() {
 Sent TcpFixture::expect_one() {
     auto out = take();
     EXPECT_EQ(out.size(), 1u) << "expected exactly one segment from the engine";
-    if (out.empty()) return Sent{};
+    if (out.empty())
+        return Sent{};
     return out.front();
 }
 
 void TcpFixture::expect_none() {
     const auto out = take();
-    EXPECT_TRUE(out.empty()) << "expected silence, the engine sent " << out.size() << " segment(s), first flags "
+    EXPECT_TRUE(out.empty()) << "expected silence, the engine sent " << out.size()
+                             << " segment(s), first flags "
                              << (out.empty() ? 0 : int{out[0].tcp.flags});
 }
 
 void TcpFixture::advance(Nanos by) {
-    if (!started_) start(config_);
+    if (!started_)
+        start(config_);
     // In steps of at most a tick, as a running worker would see it.
     const Nanos end = clock_.now() + by;
     while (clock_.now() < end) {
@@ -184,7 +207,8 @@ api::Connection TcpFixture::establish_passive(const wire::TcpOptions& syn_option
 }
 
 api::Connection TcpFixture::establish_active(const wire::TcpOptions& options) {
-    if (!started_) start(config_);
+    if (!started_)
+        start(config_);
     auto c = tcp_->connect(kPeerIp, kServerPort, &handler_);
     EXPECT_TRUE(c.has_value());
     const Sent syn = expect_one();
@@ -195,8 +219,12 @@ api::Connection TcpFixture::establish_active(const wire::TcpOptions& options) {
     if (synack_options.timestamps && syn.tcp.options.timestamps) {
         synack_options.timestamps->echo_reply = syn.tcp.options.timestamps->value;
     }
-    inject(Seg{.flags = kSyn | kAck, .seq = peer_seq, .ack = our_seq, .options = synack_options,
-               .source_port = kServerPort, .destination_port = peer_port});
+    inject(Seg{.flags = kSyn | kAck,
+               .seq = peer_seq,
+               .ack = our_seq,
+               .options = synack_options,
+               .source_port = kServerPort,
+               .destination_port = peer_port});
     peer_seq += 1;
     const Sent ack = expect_one();
     EXPECT_TRUE(ack.has(kAck) && !ack.has(kSyn));
@@ -213,7 +241,8 @@ std::vector<std::byte> TcpFixture::bytes(std::string_view s) {
 
 std::vector<std::byte> TcpFixture::pattern(std::size_t n, std::size_t offset) {
     std::vector<std::byte> out(n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = std::byte(static_cast<std::uint8_t>((offset + i) * 7 + 3));
+    for (std::size_t i = 0; i < n; ++i)
+        out[i] = std::byte(static_cast<std::uint8_t>((offset + i) * 7 + 3));
     return out;
 }
 

@@ -1,6 +1,6 @@
-// Drives one worker's TcpStack segment by segment, as the peer would, over a real net_ring port with
-// a manual clock. `inject(Seg{...})` delivers a segment from the peer; `take()` returns what the
-// engine sent, parsed back with the wire layer; `advance()` moves time and runs the timers.
+// Drives one worker's TcpStack segment by segment, as the peer would, over a real net_ring port
+// with a manual clock. `inject(Seg{...})` delivers a segment from the peer; `take()` returns what
+// the engine sent, parsed back with the wire layer; `advance()` moves time and runs the timers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -27,8 +27,8 @@ struct Seg {
     std::uint32_t seq = 0;
     std::uint32_t ack = 0;
     std::uint16_t window = 65535;
-    wire::TcpOptions options;
-    std::vector<std::byte> payload;
+    wire::TcpOptions options{};
+    std::vector<std::byte> payload{};
     std::uint16_t source_port = kPeerPort;
     std::uint16_t destination_port = kServerPort;
 };
@@ -44,8 +44,9 @@ struct Sent {
 
 // Records every callback, and does what the test asks in them.
 class RecordingHandler : public api::ConnectionHandler, public api::ListenHandler {
-public:
-    std::vector<std::string> events;  // "accept", "connected", "readable", "writable", "peer_closed", "closed:<reason>"
+  public:
+    std::vector<std::string>
+        events;  // "accept", "connected", "readable", "writable", "peer_closed", "closed:<reason>"
     std::vector<api::Connection> accepted;
     std::optional<api::Connection> last;
     std::vector<std::byte> received;  // everything read in on_readable (when read_on_readable)
@@ -62,7 +63,7 @@ public:
 };
 
 class TcpFixture : public ::testing::Test {
-protected:
+  protected:
     static const wire::MacAddress kOurMac;
     static const wire::MacAddress kPeerMac;
     static const wire::Ipv4Address kOurIp;
@@ -91,18 +92,19 @@ protected:
     static std::vector<std::byte> pattern(std::size_t n, std::size_t offset = 0);
 
     tcp::TcpStack& stack() {
-        if (!started_) start(config_);
+        if (!started_)
+            start(config_);
         return *tcp_;
     }
     tcp::TcpConfig config_;
     ManualClock clock_{std::chrono::seconds(1000)};
     WorkerCounters counters_;
     RecordingHandler handler_;
-    std::uint32_t peer_seq = 1'000'000;  // the peer's next sequence number
-    std::uint32_t our_seq = 0;           // the engine's next sequence number, as the peer sees it
-    std::uint16_t peer_port = kPeerPort; // the engine's remote port in establish_passive
+    std::uint32_t peer_seq = 1'000'000;   // the peer's next sequence number
+    std::uint32_t our_seq = 0;            // the engine's next sequence number, as the peer sees it
+    std::uint16_t peer_port = kPeerPort;  // the engine's remote port in establish_passive
 
-private:
+  private:
     RingPort port_;
     std::unique_ptr<TxBatch> tx_;
     std::unique_ptr<NetStack> net_;

@@ -16,20 +16,34 @@ namespace {
 rte_mempool* g_pool = nullptr;
 }
 
-rte_mempool* packet_pool() { return g_pool; }
+rte_mempool* packet_pool() {
+    return g_pool;
+}
 
-unsigned mbufs_in_use() { return rte_mempool_in_use_count(g_pool); }
+unsigned mbufs_in_use() {
+    return rte_mempool_in_use_count(g_pool);
+}
 
 }  // namespace sluice::test
 
 int main(int argc, char** argv) {
     testing::InitGoogleTest(&argc, argv);
     const std::string prefix = "sluice-unit-" + std::to_string(getpid());
-    std::vector<std::string> args = {argv[0],      "-l",          "0",     "--no-huge",
-                                     "-m",         "256",         "--no-pci", "--no-telemetry",
-                                     "--file-prefix", prefix,     "--log-level", "*:error"};
+    std::vector<std::string> args = {argv[0],
+                                     "-l",
+                                     "0",
+                                     "--no-huge",
+                                     "-m",
+                                     "256",
+                                     "--no-pci",
+                                     "--no-telemetry",
+                                     "--file-prefix",
+                                     prefix,
+                                     "--log-level",
+                                     "*:error"};
     std::vector<char*> eal_argv;
-    for (std::string& a : args) eal_argv.push_back(a.data());
+    for (std::string& a : args)
+        eal_argv.push_back(a.data());
     if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
         std::fprintf(stderr, "cannot start EAL for the tests (run as root)\n");
         return 1;

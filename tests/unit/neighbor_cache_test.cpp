@@ -35,14 +35,15 @@ struct RecordingEvents final : NeighborEvents {
         rte_pktmbuf_free(packet);
     }
     void release() {
-        for (rte_mbuf* m : transmitted) rte_pktmbuf_free(m);
+        for (rte_mbuf* m : transmitted)
+            rte_pktmbuf_free(m);
         transmitted.clear();
     }
     ~RecordingEvents() override { release(); }
 };
 
 class NeighborCacheTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         mbufs_before_ = test::mbufs_in_use();
         config_.capacity = 64;

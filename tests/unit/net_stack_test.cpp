@@ -38,7 +38,7 @@ struct SentEcho {
 };
 
 class NetStackTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { mbufs_before_ = test::mbufs_in_use(); }
     void TearDown() override {
         stack_.reset();
@@ -112,7 +112,8 @@ protected:
         auto eth = EthernetHeader::parse(frame);
         EXPECT_TRUE(eth.has_value());
         EXPECT_EQ(eth->ethertype, wire::ethertype::kArp);
-        if (eth_out != nullptr) *eth_out = *eth;
+        if (eth_out != nullptr)
+            *eth_out = *eth;
         auto arp = ArpPacket::parse(std::span(frame).subspan(eth->length()));
         EXPECT_TRUE(arp.has_value());
         return *arp;
@@ -160,7 +161,8 @@ TEST_F(NetStackTest, IgnoresArpRequestForAnotherAddressAndLearnsNothingNew) {
 TEST_F(NetStackTest, RefusesArpFromImpossibleSenders) {
     start();
     EthernetHeader eth{MacAddress::broadcast(), kPeerMac, std::nullopt, wire::ethertype::kArp};
-    ArpPacket bad_mac{ArpOperation::Request, MacAddress::broadcast(), kPeerIp, MacAddress::zero(), kOurIp};
+    ArpPacket bad_mac{ArpOperation::Request, MacAddress::broadcast(), kPeerIp, MacAddress::zero(),
+                      kOurIp};
     ArpPacket our_ip{ArpOperation::Request, kPeerMac, kOurIp, MacAddress::zero(), kOurIp};
     EXPECT_TRUE(deliver(test::arp_frame(eth, bad_mac)).empty());
     EXPECT_TRUE(deliver(test::arp_frame(eth, our_ip)).empty());
@@ -468,7 +470,8 @@ TEST_F(NetStackTest, WorkerLoopCarriesFramesFromRxToTx) {
     EthernetHeader eth{MacAddress::broadcast(), kPeerMac, std::nullopt, wire::ethertype::kArp};
     ArpPacket request{ArpOperation::Request, kPeerMac, kPeerIp, MacAddress::zero(), kOurIp};
     port_.inject(test::make_mbuf(test::arp_frame(eth, request)));
-    for (int i = 0; i < 5; ++i) port_.inject(test::make_mbuf(test::echo_request_frame(echo_from_peer())));
+    for (int i = 0; i < 5; ++i)
+        port_.inject(test::make_mbuf(test::echo_request_frame(echo_from_peer())));
 
     EXPECT_EQ((*worker)->poll_once(), 6);
     const auto out = port_.take_transmitted();

@@ -28,9 +28,9 @@ TEST(Options, MinimalCommandLine) {
 
 TEST(Options, EveryFlag) {
     auto r = parse_options({"--addr", "192.168.7.9/16", "--gateway", "192.168.0.1", "--port",
-                            "net_tap0,iface=x", "--vlan", "42", "--mtu", "9000", "--mbufs",
-                            "16383", "--arp-entries", "4096", "--arp-timeout", "60",
-                            "--no-offloads", "--duration", "5"});
+                            "net_tap0,iface=x", "--vlan", "42", "--mtu", "9000", "--mbufs", "16383",
+                            "--arp-entries", "4096", "--arp-timeout", "60", "--no-offloads",
+                            "--duration", "5"});
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->gateway, wire::Ipv4Address::from_octets(192, 168, 0, 1));
     EXPECT_EQ(r->port, "net_tap0,iface=x");
@@ -52,14 +52,15 @@ TEST(Options, BadAddressNamesFlagValueAndForm) {
     EXPECT_NE(e.find("--addr"), std::string::npos);
     EXPECT_NE(e.find("10.0.0.300/24"), std::string::npos);
     EXPECT_NE(e.find("e.g. 10.0.0.2/24"), std::string::npos);
-    for (const char* bad : {"10.0.0.2", "10.0.0.2/33", "10.0.0.2/", "/24", "x/24", "10.0.0.2/24x"}) {
+    for (const char* bad :
+         {"10.0.0.2", "10.0.0.2/33", "10.0.0.2/", "/24", "x/24", "10.0.0.2/24x"}) {
         EXPECT_NE(error_of({"--addr", bad}).find(bad), std::string::npos) << bad;
     }
 }
 
 TEST(Options, NonUnicastAddressesAreRefused) {
-    for (const char* bad : {"0.0.0.0/24", "224.0.0.1/24", "255.255.255.255/24", "127.0.0.2/8",
-                            "10.0.0.2/0"}) {
+    for (const char* bad :
+         {"0.0.0.0/24", "224.0.0.1/24", "255.255.255.255/24", "127.0.0.2/8", "10.0.0.2/0"}) {
         EXPECT_NE(error_of({"--addr", bad}).find("unicast"), std::string::npos) << bad;
     }
 }

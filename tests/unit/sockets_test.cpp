@@ -16,9 +16,10 @@ namespace ready = api::ready;
 constexpr std::uint16_t kPort = 8080;
 
 class SocketsTest : public TcpFixture {
-protected:
+  protected:
     api::Sockets& sockets() {
-        if (!sockets_) sockets_ = std::make_unique<api::Sockets>(stack(), 16);
+        if (!sockets_)
+            sockets_ = std::make_unique<api::Sockets>(stack(), 16);
         return *sockets_;
     }
     void TearDown() override {
@@ -29,7 +30,8 @@ protected:
         std::array<SocketEvent, 16> ev{};
         const std::size_t n = sockets().wait(ev);
         for (std::size_t i = 0; i < n; ++i) {
-            if (ev[i].fd == fd) return ev[i].events;
+            if (ev[i].fd == fd)
+                return ev[i].events;
         }
         return 0;
     }
@@ -70,7 +72,8 @@ TEST_F(SocketsTest, ServerAcceptsReadsWritesAndSeesEof) {
 
     std::array<std::byte, 64> buf{};
     EXPECT_EQ(sockets().read(fd, buf), -EAGAIN);
-    inject(Seg{.seq = peer_seq, .ack = our_seq, .payload = bytes("GET /"), .destination_port = kPort});
+    inject(
+        Seg{.seq = peer_seq, .ack = our_seq, .payload = bytes("GET /"), .destination_port = kPort});
     peer_seq += 5;
     EXPECT_EQ(events_for(fd), ready::kIn | ready::kOut);
     EXPECT_EQ(events_for(fd), ready::kIn | ready::kOut) << "level-triggered: still ready";
@@ -81,7 +84,8 @@ TEST_F(SocketsTest, ServerAcceptsReadsWritesAndSeesEof) {
     const Sent reply = expect_one();
     EXPECT_EQ(reply.payload, bytes("200"));
 
-    inject(Seg{.flags = kFin | kAck, .seq = peer_seq, .ack = our_seq + 3, .destination_port = kPort});
+    inject(
+        Seg{.flags = kFin | kAck, .seq = peer_seq, .ack = our_seq + 3, .destination_port = kPort});
     take();
     EXPECT_TRUE(events_for(fd) & ready::kIn) << "end of stream is readable";
     EXPECT_FALSE(events_for(fd) & ready::kRdHup) << "as with epoll, only when asked for";
@@ -101,7 +105,10 @@ TEST_F(SocketsTest, ClientConnectsInProgressThenWritable) {
     const Sent syn = expect_one();
     EXPECT_EQ(events_for(fd), 0u) << "not writable before the handshake";
     EXPECT_EQ(sockets().connect(fd, kPeerIp, 9000), -EALREADY);
-    inject(Seg{.flags = kSyn | kAck, .seq = 777, .ack = syn.seq() + 1, .source_port = 9000,
+    inject(Seg{.flags = kSyn | kAck,
+               .seq = 777,
+               .ack = syn.seq() + 1,
+               .source_port = 9000,
                .destination_port = syn.tcp.source_port});
     take();
     EXPECT_EQ(events_for(fd), ready::kOut);
@@ -116,7 +123,9 @@ TEST_F(SocketsTest, RefusedConnectShowsAsErrorWithSoError) {
     ASSERT_EQ(sockets().connect(fd, kPeerIp, 9000), -EINPROGRESS);
     ASSERT_EQ(sockets().watch(fd, ready::kOut), 0);
     const Sent syn = expect_one();
-    inject(Seg{.flags = kRst | kAck, .ack = syn.seq() + 1, .source_port = 9000,
+    inject(Seg{.flags = kRst | kAck,
+               .ack = syn.seq() + 1,
+               .source_port = 9000,
                .destination_port = syn.tcp.source_port});
     EXPECT_TRUE(events_for(fd) & ready::kErr);
     EXPECT_EQ(sockets().take_error(fd), ECONNREFUSED);
@@ -151,7 +160,8 @@ TEST_F(SocketsTest, ErrnoForMisuse) {
     (void)a;
     // Descriptors run out.
     int last = 0;
-    while (last >= 0) last = sockets().socket();
+    while (last >= 0)
+        last = sockets().socket();
     EXPECT_EQ(last, -EMFILE);
 }
 

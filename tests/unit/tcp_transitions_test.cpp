@@ -13,7 +13,7 @@ using namespace wire::tcp_flag;
 using tcp::TcpState;
 
 class TcpTransitions : public TcpFixture {
-protected:
+  protected:
     TcpState state_of(api::Connection c) {
         auto i = c.info();
         EXPECT_TRUE(i.has_value());
@@ -49,7 +49,10 @@ TEST_F(TcpTransitions, ActiveOpenSynSentEstablished) {
     EXPECT_TRUE(syn.tcp.options.timestamps.has_value());
     EXPECT_TRUE(syn.tcp.options.sack_permitted);
 
-    inject(Seg{.flags = kSyn | kAck, .seq = 5000, .ack = syn.seq() + 1, .source_port = kServerPort,
+    inject(Seg{.flags = kSyn | kAck,
+               .seq = 5000,
+               .ack = syn.seq() + 1,
+               .source_port = kServerPort,
                .destination_port = syn.tcp.source_port});
     const Sent ack = expect_one();
     EXPECT_TRUE(ack.has(kAck));
@@ -63,17 +66,26 @@ TEST_F(TcpTransitions, SimultaneousOpen) {
     ASSERT_TRUE(c.has_value());
     const Sent syn = expect_one();
     // The peer's own SYN crosses ours (RFC 9293 figure 8).
-    inject(Seg{.flags = kSyn, .seq = 7000, .source_port = kServerPort, .destination_port = syn.tcp.source_port});
+    inject(Seg{.flags = kSyn,
+               .seq = 7000,
+               .source_port = kServerPort,
+               .destination_port = syn.tcp.source_port});
     const Sent synack = expect_one();
     EXPECT_TRUE(synack.has(kSyn) && synack.has(kAck));
     EXPECT_EQ(synack.seq(), syn.seq()) << "the same ISS";
     EXPECT_EQ(synack.ack(), 7001u);
     EXPECT_EQ(state_of(*c), TcpState::SynReceived);
     // Then the peer's SYN-ACK acknowledges our SYN.
-    inject(Seg{.flags = kSyn | kAck, .seq = 7000, .ack = syn.seq() + 1, .source_port = kServerPort,
+    inject(Seg{.flags = kSyn | kAck,
+               .seq = 7000,
+               .ack = syn.seq() + 1,
+               .source_port = kServerPort,
                .destination_port = syn.tcp.source_port});
     take();
-    inject(Seg{.seq = 7001, .ack = syn.seq() + 1, .source_port = kServerPort, .destination_port = syn.tcp.source_port});
+    inject(Seg{.seq = 7001,
+               .ack = syn.seq() + 1,
+               .source_port = kServerPort,
+               .destination_port = syn.tcp.source_port});
     EXPECT_EQ(state_of(*c), TcpState::Established);
 }
 
@@ -190,7 +202,10 @@ TEST_F(TcpTransitions, ClosingInSynSentForgetsTheAttempt) {
 TEST_F(TcpTransitions, RstInSynSentWithAcceptableAckRefuses) {
     auto c = stack().connect(kPeerIp, kServerPort, &handler_);
     const Sent syn = expect_one();
-    inject(Seg{.flags = kRst | kAck, .seq = 0, .ack = syn.seq() + 1, .source_port = kServerPort,
+    inject(Seg{.flags = kRst | kAck,
+               .seq = 0,
+               .ack = syn.seq() + 1,
+               .source_port = kServerPort,
                .destination_port = syn.tcp.source_port});
     EXPECT_TRUE(handler_.saw("closed:refused"));
     EXPECT_EQ(stack().connection_count(), 0u);
@@ -200,7 +215,10 @@ TEST_F(TcpTransitions, RstInSynSentWithAcceptableAckRefuses) {
 TEST_F(TcpTransitions, RstInSynSentWithoutAcceptableAckIsIgnored) {
     auto c = stack().connect(kPeerIp, kServerPort, &handler_);
     const Sent syn = expect_one();
-    inject(Seg{.flags = kRst, .seq = 0, .source_port = kServerPort, .destination_port = syn.tcp.source_port});
+    inject(Seg{.flags = kRst,
+               .seq = 0,
+               .source_port = kServerPort,
+               .destination_port = syn.tcp.source_port});
     EXPECT_EQ(stack().connection_count(), 1u);
     EXPECT_TRUE(c->valid());
 }
@@ -215,16 +233,19 @@ TEST_F(TcpTransitions, RstInSynReceivedReturnsToListenSilently) {
 }
 
 TEST_F(TcpTransitions, RstResetsEstablishedFinWaitAndCloseWait) {
-    for (const TcpState target : {TcpState::Established, TcpState::FinWait1, TcpState::FinWait2, TcpState::CloseWait}) {
+    for (const TcpState target :
+         {TcpState::Established, TcpState::FinWait1, TcpState::FinWait2, TcpState::CloseWait}) {
         handler_.events.clear();
         peer_port = static_cast<std::uint16_t>(peer_port + 1);
         auto c = establish_passive();
         if (target == TcpState::FinWait1 || target == TcpState::FinWait2) {
             ASSERT_TRUE(c.shutdown_write().ok());
             take();
-            if (target == TcpState::FinWait2) inject(Seg{.seq = peer_seq, .ack = our_seq + 1, .source_port = peer_port});
+            if (target == TcpState::FinWait2)
+                inject(Seg{.seq = peer_seq, .ack = our_seq + 1, .source_port = peer_port});
         } else if (target == TcpState::CloseWait) {
-            inject(Seg{.flags = kFin | kAck, .seq = peer_seq, .ack = our_seq, .source_port = peer_port});
+            inject(Seg{
+                .flags = kFin | kAck, .seq = peer_seq, .ack = our_seq, .source_port = peer_port});
             take();
             peer_seq += 1;
         }

@@ -110,6 +110,28 @@ TEST(WireChecksum, Rfc1624Example) {
     EXPECT_EQ(adjusted.host(), 0x0000);
 }
 
+TEST(WireChecksum, AdjustMatchesRecomputingForEveryNewWord) {
+    // Data summing to ffff has checksum 0000. Changing a zero word to each of the 65536 values
+    // includes the one where ~HC + ~m + m' = ffff + ffff + 0001 = 1 ffff, whose first fold
+    // (1 0000) carries again.
+    std::vector<std::byte> data = from_hex("ff ff 00 00 00 00");
+    const be16 before = internet_checksum(data);
+    ASSERT_EQ(before.host(), 0x0000);
+    const be16 old_word = load_be16(data.data() + 2);
+    for (std::uint32_t value = 0; value <= 0xffff; ++value) {
+        const be16 new_word = be16::from_host(static_cast<std::uint16_t>(value));
+        store_be16(data.data() + 2, new_word);
+        ASSERT_EQ(checksum_adjust(before, old_word, new_word), internet_checksum(data))
+            << "new word " << std::hex << value;
+    }
+}
+
+TEST(WireChecksum, AllZeroDataWithZeroChecksumIsInvalid) {
+    // The sum is 0, not the all-ones that a correct checksum field (ffff here) would give.
+    EXPECT_FALSE(checksum_is_valid(from_hex("00 00 00 00 00 00 00 00")));
+    EXPECT_TRUE(checksum_is_valid(from_hex("00 00 ff ff 00 00 00 00")));
+}
+
 TEST(WireChecksum, AdjustMatchesRecomputingForRandomWordChanges) {
     std::mt19937 rng(1624);
     std::uniform_int_distribution<int> length(2, 40);

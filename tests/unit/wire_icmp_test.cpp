@@ -175,6 +175,8 @@ TEST(WireIcmp, RejectsBadChecksum) {
         SCOPED_TRACE(testing::Message() << "bit " << bit);
         expect_drop(bytes, DropReason::IcmpBadChecksum);
     }
+    // All zeros: the checksum field 0000 is wrong (ffff would be right).
+    expect_drop(std::vector<std::byte>(IcmpHeader::kLength), DropReason::IcmpBadChecksum);
     // A message cut short: the checksum no longer matches what is left.
     expect_drop(first(kEchoRequestGolden, kEchoRequestGolden.size() - 1),
                 DropReason::IcmpBadChecksum);
