@@ -51,6 +51,9 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     wc.tcp.msl = options.msl;
     wc.tcp.nagle = !options.nodelay;
     wc.tcp.keepalive = options.keepalive;
+    wc.tcp.send_buffer = options.send_buffer;
+    wc.tcp.receive_buffer = options.receive_buffer;
+    wc.tcp.initial_rto = options.initial_rto;
     auto worker = Worker::create(wc, engine->pool_, engine->clock_);
     if (!worker) return Unexpected{worker.error()};
     engine->workers_.push_back(std::move(worker.value()));

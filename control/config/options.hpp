@@ -1,12 +1,14 @@
-// The engine's own command line (what follows EAL's arguments and "--"). Every value is checked
-// here, before anything starts, and a bad one is reported with the flag, the value and what is
-// allowed.
+// The engine's own command line (what follows EAL's arguments and "--") and its config file
+// (config_file.hpp). Every value is checked here, before anything starts, and a bad one is reported
+// with the flag (or FILE:LINE: [section] key), the value and what is allowed.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dataplane/util/result.hpp"
@@ -21,6 +23,16 @@ struct ServiceOption {
     std::uint16_t port;
 };
 
+// How arriving segments find their worker: the NIC's RSS where it can (auto), or insist on one.
+enum class Steering : std::uint8_t { Auto, Rss, Software };
+
+// Local ports for connections the engine opens, both ends included.
+struct PortRange {
+    std::uint16_t low;
+    std::uint16_t high;
+    constexpr std::uint32_t size() const { return std::uint32_t{high} - low + 1; }
+};
+
 struct EngineOptions {
     wire::Ipv4Interface address;
     std::optional<wire::Ipv4Address> gateway;
@@ -33,6 +45,12 @@ struct EngineOptions {
     bool offloads = true;
     // Stop by itself after this long (for scripts); zero runs until SIGINT/SIGTERM.
     std::chrono::seconds duration{0};
+    std::string config_file;  // --config, as given; empty when there was none
+    // Worker threads; their cores are EAL's -l list after the main core.
+    std::uint32_t workers = 1;
+    // Further addresses of this host that connections the engine opens may use as their source,
+    // for more ephemeral ports than one address has.
+    std::vector<wire::Ipv4Address> local_addresses;
 
     std::vector<ServiceOption> services;
     std::uint64_t http_body = 1024;
@@ -46,9 +64,38 @@ struct EngineOptions {
     std::chrono::seconds msl{30};
     bool nodelay = false;
     bool keepalive = false;
+    std::uint32_t send_buffer = 256 * 1024;       // bytes per connection
+    std::uint32_t receive_buffer = 256 * 1024;    // bytes per connection
+    std::chrono::milliseconds initial_rto{1000};  // RFC 6298 2.1
+    PortRange ephemeral_ports{49152, 65535};      // RFC 6335 6
+    Steering steering = Steering::Auto;
 };
 
-// Parses `args` (without the program name). Returns the options, or a message for the operator.
+// One setting of EngineOptions, as the command line and the config file both name it. Both go
+// through the same `apply`, so they cannot disagree about what a value means or whether it is
+// allowed.
+struct Setting {
+    std::string_view flag;     // "--vlan"
+    std::string_view section;  // "engine", for [engine]
+    std::string_view key;      // "vlan"
+    // A flag that takes no value stands for this value of its key: --nodelay is nagle = no.
+    // Empty when the flag takes a value.
+    std::string_view implied;
+    // Sets the value in `o`. On refusal, returns what is allowed; the caller names the source.
+    std::optional<std::string> (*apply)(EngineOptions& o, const std::string& value);
+    // Settings that may be given more than once (--serve, --local-addr) add to a list; `clear`
+    // empties it, so the command line replaces the file's list rather than adding to it.
+    void (*clear)(EngineOptions& o) = nullptr;
+
+    bool repeatable() const { return clear != nullptr; }
+};
+
+// Every setting, in the order usage() and the config file's sections list them.
+std::span<const Setting> settings();
+
+// Parses `args` (without the program name). `--config FILE` is read first, wherever it stands;
+// the other flags then override the file's values, and a repeated flag (--serve) replaces the
+// file's list. Returns the options, or a message for the operator.
 Result<EngineOptions, std::string> parse_options(const std::vector<std::string>& args);
 
 // Usage text for `sluice -- --help`.

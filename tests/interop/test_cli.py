@@ -88,3 +88,50 @@ def test_help_prints_usage_and_exits_0(sluice_bin, flag):
     for option in ("--addr", "--gateway", "--vlan", "--duration", "--help"):
         assert option in done.stdout, f"{option} missing from the usage text"
     assert done.stderr == "", done.stderr
+
+
+# (config file text, engine args after --config FILE, text the one error line must contain, with
+# FILE for the file's path): the file, the line, [section] key and the offending value.
+BAD_CONFIGS = {
+    "value-out-of-range": ("[engine]\naddr = 10.0.0.2/24\n\n[tcp]\nmsl = 0\n", [],
+                           ["FILE:5: [tcp] msl '0': expected seconds from 1 to 600"]),
+    "gateway-off-subnet": ("[engine]\naddr = 10.0.0.2/24\ngateway = 10.0.1.1\n", [],
+                           ["FILE:3: [engine] gateway '10.0.1.1'", "10.0.0.2/24"]),
+    "unknown-key": ("[engine]\naddr = 10.0.0.2/24\nrouter = 10.0.0.1\n", [],
+                    ["FILE:3: [engine] router: unknown key"]),
+    "unknown-section": ("[engine]\naddr = 10.0.0.2/24\n[routes]\n", [],
+                        ["FILE:3: [routes]: unknown section"]),
+    "not-key-value": ("[engine]\naddr 10.0.0.2/24\n", [],
+                      ["FILE:2: 'addr 10.0.0.2/24': expected [section] or key = value"]),
+    # The file is read first, even when the flags that follow would override it.
+    "bad-file-value-under-good-flag": ("[engine]\naddr = 10.0.0.2/24\nvlan = 4095\n",
+                                       ["--vlan", "7"], ["FILE:3: [engine] vlan '4095'"]),
+    "flag-overrides-file-then-is-checked": ("[engine]\naddr = 10.0.0.2/24\n",
+                                            ["--workers", "65"], ["--workers '65'"]),
+}
+
+
+@pytest.mark.parametrize("text,more_args,expected", list(BAD_CONFIGS.values()),
+                         ids=list(BAD_CONFIGS))
+def test_bad_config_file_exits_2_naming_file_line_and_key(sluice_bin, tmp_path, text, more_args,
+                                                          expected):
+    config = tmp_path / "bad.ini"
+    config.write_text(text)
+    done, _ = run_sluice(sluice_bin, ["--config", str(config), *more_args])
+    assert done.returncode == 2, f"status {done.returncode}\n{done.stdout}{done.stderr}"
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{done.stderr}"
+    assert lines[0].startswith("sluice: "), lines[0]
+    for text in expected:
+        text = text.replace("FILE", str(config))
+        assert text in lines[0], f"{text!r} not in {lines[0]!r}"
+    assert done.stdout == "", done.stdout
+    assert "EAL" not in done.stderr
+
+
+def test_missing_config_file_exits_2_naming_path_and_errno(sluice_bin, tmp_path):
+    missing = tmp_path / "missing.ini"
+    done, _ = run_sluice(sluice_bin, ["--addr", "10.0.0.2/24", "--config", str(missing)])
+    assert done.returncode == 2, f"status {done.returncode}\n{done.stdout}{done.stderr}"
+    assert done.stderr == f"sluice: --config '{missing}': cannot read it: No such file or directory\n"
+    assert done.stdout == "", done.stdout

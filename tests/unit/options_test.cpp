@@ -43,6 +43,82 @@ TEST(Options, EveryFlag) {
     EXPECT_EQ(r->duration.count(), 5);
 }
 
+TEST(Options, NewFlagsHaveTheirDefaults) {
+    auto r = parse_options({"--addr", "10.0.0.2/24"});
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_TRUE(r->config_file.empty());
+    EXPECT_EQ(r->workers, 1u);
+    EXPECT_TRUE(r->local_addresses.empty());
+    EXPECT_EQ(r->ephemeral_ports.low, 49152);
+    EXPECT_EQ(r->ephemeral_ports.high, 65535);
+    EXPECT_EQ(r->steering, Steering::Auto);
+    EXPECT_EQ(r->send_buffer, 262144u);
+    EXPECT_EQ(r->receive_buffer, 262144u);
+    EXPECT_EQ(r->initial_rto.count(), 1000);
+}
+
+TEST(Options, NewFlags) {
+    auto r = parse_options({"--addr", "10.0.0.2/24", "--workers", "64", "--ephemeral-ports",
+                            "1024-1087", "--steering", "rss", "--send-buffer", "4096",
+                            "--receive-buffer", "67108864", "--initial-rto", "60000",
+                            "--local-addr", "10.0.0.3", "--local-addr", "192.0.2.1"});
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->workers, 64u);
+    EXPECT_EQ(r->ephemeral_ports.low, 1024);
+    EXPECT_EQ(r->ephemeral_ports.high, 1087);
+    EXPECT_EQ(r->ephemeral_ports.size(), 64u);
+    EXPECT_EQ(r->steering, Steering::Rss);
+    EXPECT_EQ(r->send_buffer, 4096u);
+    EXPECT_EQ(r->receive_buffer, 67108864u);
+    EXPECT_EQ(r->initial_rto.count(), 60000);
+    ASSERT_EQ(r->local_addresses.size(), 2u);
+    EXPECT_EQ(r->local_addresses[1], wire::Ipv4Address::from_octets(192, 0, 2, 1));
+
+    r = parse_options({"--addr", "10.0.0.2/24", "--steering", "software", "--initial-rto", "200",
+                       "--ephemeral-ports", "65472-65535"});
+    ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->steering, Steering::Software);
+    EXPECT_EQ(r->initial_rto.count(), 200);
+    EXPECT_EQ(r->ephemeral_ports.size(), 64u);
+}
+
+TEST(Options, NewFlagsRefuseBadValuesByName) {
+    const auto e = [](const char* flag, const char* value) {
+        return error_of({"--addr", "10.0.0.2/24", flag, value});
+    };
+    EXPECT_EQ(e("--workers", "0"), "--workers '0': expected a whole number from 1 to 64");
+    EXPECT_EQ(e("--workers", "65"), "--workers '65': expected a whole number from 1 to 64");
+    const std::string ports =
+        "': expected LO-HI, ports from 1024 to 65535 with LO <= HI and at least 64 of them, e.g. "
+        "49152-65535";
+    for (const char* bad : {"1023-2000", "50000-40000", "60000-60062", "60000", "60000-", "-60000",
+                            "60000-70000", "a-b", "49152-65535x"}) {
+        EXPECT_EQ(e("--ephemeral-ports", bad), "--ephemeral-ports '" + std::string(bad) + ports);
+    }
+    EXPECT_EQ(e("--steering", "RSS"), "--steering 'RSS': expected auto, rss or software");
+    EXPECT_EQ(e("--send-buffer", "4095"),
+              "--send-buffer '4095': expected bytes from 4096 to 67108864");
+    EXPECT_EQ(e("--receive-buffer", "67108865"),
+              "--receive-buffer '67108865': expected bytes from 4096 to 67108864");
+    EXPECT_EQ(e("--receive-buffer", "256k"),
+              "--receive-buffer '256k': expected bytes from 4096 to 67108864");
+    EXPECT_EQ(e("--initial-rto", "199"),
+              "--initial-rto '199': expected milliseconds from 200 to 60000");
+    EXPECT_EQ(e("--initial-rto", "60001"),
+              "--initial-rto '60001': expected milliseconds from 200 to 60000");
+    EXPECT_EQ(e("--local-addr", "10.0.0"),
+              "--local-addr '10.0.0': expected an IPv4 address, e.g. 10.0.0.3");
+    EXPECT_EQ(e("--local-addr", "224.0.0.1"),
+              "--local-addr '224.0.0.1': must be a unicast, non-loopback address");
+    EXPECT_EQ(e("--local-addr", "10.0.0.2"),
+              "--local-addr '10.0.0.2': is the --addr address already");
+    EXPECT_EQ(
+        error_of({"--addr", "10.0.0.2/24", "--local-addr", "10.0.0.3", "--local-addr", "10.0.0.3"}),
+        "--local-addr '10.0.0.3': already given");
+    EXPECT_EQ(error_of({"--addr", "10.0.0.2/24", "--workers"}),
+              "--workers needs a value (see --help)");
+}
+
 TEST(Options, AddressIsRequired) {
     EXPECT_NE(error_of({}).find("--addr is required"), std::string::npos);
 }
@@ -96,6 +172,10 @@ TEST(Options, UsageMentionsEveryFlag) {
     for (const char* flag : {"--addr", "--gateway", "--port", "--vlan", "--mtu", "--mbufs",
                              "--arp-entries", "--arp-timeout", "--no-offloads", "--duration"}) {
         EXPECT_NE(u.find(flag), std::string::npos) << flag;
+    }
+    EXPECT_NE(u.find("--config FILE"), std::string::npos);
+    for (const Setting& s : settings()) {
+        EXPECT_NE(u.find("  " + std::string(s.flag) + " "), std::string::npos) << s.flag;
     }
 }
 
