@@ -9,8 +9,14 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/util/log.hpp"
+#include "drivers/rss.hpp"
 
 namespace sluice::control {
+
+namespace {
+// Ephemeral port blocks each worker starts with (EphemeralPortAllocator::kBlockSize ports each).
+constexpr std::size_t kInitialBlocks = 4;
+}  // namespace
 
 Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& options) {
     std::unique_ptr<Engine> engine(new Engine());
@@ -28,71 +34,165 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     port_config.device = options.port;
     port_config.mtu = options.mtu;
     port_config.offloads.checksums = options.offloads;
+    port_config.rx_queues = static_cast<std::uint16_t>(options.workers);
+    port_config.tx_queues = static_cast<std::uint16_t>(options.workers);
+    if (options.workers > rte_lcore_count()) {
+        return Unexpected{"--workers " + std::to_string(options.workers) +
+                          " needs as many lcores; " + "EAL's -l gave " +
+                          std::to_string(rte_lcore_count()) + " (e.g. -l 0-" +
+                          std::to_string(options.workers - 1) + ")"};
+    }
     auto port = drivers::Port::open(port_config, engine->pool_);
-    if (!port) return Unexpected{port.error()};
+    if (!port)
+        return Unexpected{port.error()};
     engine->port_ = std::move(port.value());
 
-    WorkerConfig wc;
-    wc.id = 0;
-    wc.port_id = engine->port_->id();
-    wc.queue_id = 0;
-    wc.interface.mac = engine->port_->mac();
-    wc.interface.address = options.address;
-    wc.interface.gateway = options.gateway;
-    wc.interface.vlan_id = options.vlan_id;
-    wc.neighbors.capacity = options.neighbor_capacity;
-    wc.neighbors.reachable_time = options.neighbor_timeout;
-    wc.offloads.rx_ipv4 = engine->port_->offloads().rx_ipv4_checksum();
-    wc.offloads.tx_ipv4 = engine->port_->offloads().tx_ipv4_checksum();
-    wc.offloads.rx_tcp = engine->port_->offloads().rx_tcp_checksum();
-    wc.offloads.tx_tcp = engine->port_->offloads().tx_tcp_checksum();
-    wc.mtu = engine->port_->mtu();
-    wc.tcp.max_connections = options.max_connections;
-    wc.tcp.msl = options.msl;
-    wc.tcp.nagle = !options.nodelay;
-    wc.tcp.keepalive = options.keepalive;
-    wc.tcp.send_buffer = options.send_buffer;
-    wc.tcp.receive_buffer = options.receive_buffer;
-    wc.tcp.initial_rto = options.initial_rto;
-    auto worker = Worker::create(wc, engine->pool_, engine->clock_);
-    if (!worker) return Unexpected{worker.error()};
-    engine->workers_.push_back(std::move(worker.value()));
+    // One rx/tx queue pair per worker; the control plane and the rings between everyone.
+    const auto workers = static_cast<std::uint16_t>(options.workers);
+    std::vector<wire::Ipv4Address> local_addresses{options.address.address};
+    for (const auto& a : options.local_addresses)
+        local_addresses.push_back(a);
+    auto control = ControlPlane::create(workers, local_addresses, options.ephemeral_ports.low,
+                                        options.ephemeral_ports.high);
+    if (!control)
+        return Unexpected{control.error()};
+    engine->control_ = std::move(control.value());
+    engine->listeners_ = std::make_unique<ListenRegistry>(
+        options.ephemeral_ports.low, options.ephemeral_ports.high, /*allow_privileged=*/true);
 
-    // Services and the client start before the worker runs, so no other thread touches its stack.
-    tcp::TcpStack& tcp = engine->workers_.front()->tcp();
-    for (const ServiceOption& s : options.services) {
-        std::unique_ptr<api::ListenHandler> service;
-        switch (s.kind) {
-            case ServiceKind::Echo:
-                service = std::make_unique<services::EchoService>(tcp.slot_count());
-                break;
-            case ServiceKind::Discard:
-                service = std::make_unique<services::DiscardService>();
-                break;
-            case ServiceKind::Source:
-                service = std::make_unique<services::SourceService>(options.source_bytes);
-                break;
-            case ServiceKind::Http:
-                service = std::make_unique<services::HttpService>(options.http_body, tcp.slot_count());
-                break;
+    if (workers > 1 && options.steering != Steering::Software) {
+        auto rss = drivers::program_rss(engine->port_->id(), flow::RssModel::symmetric_key(),
+                                        workers, engine->port_->offloads().rss_hash_functions);
+        if (rss) {
+            engine->rss_ = std::move(rss.value());
+            engine->steering_report_ = "rss: known key and table, ports chosen by Toeplitz hash";
+        } else if (options.steering == Steering::Rss) {
+            return Unexpected{"--steering rss: port " + engine->port_->name() + ": " + rss.error()};
+        } else {
+            engine->steering_report_ = "software (" + rss.error() + ")";
         }
-        if (auto st = tcp.listen(s.port, service.get()); !st) {
-            return Unexpected{"--serve port " + std::to_string(s.port) + ": " + std::strerror(st.error())};
-        }
-        engine->services_.push_back(std::move(service));
+    } else {
+        engine->steering_report_ = workers > 1 ? "software (as asked)" : "none (one worker)";
     }
+    SLUICE_LOG(INFO, control, "%u worker(s); steering: %s", workers,
+               engine->steering_report_.c_str());
+
+    for (std::uint16_t w = 0; w < workers; ++w) {
+        WorkerConfig wc;
+        wc.id = w;
+        wc.port_id = engine->port_->id();
+        wc.queue_id = w;
+        wc.interface.mac = engine->port_->mac();
+        wc.interface.address = options.address;
+        wc.interface.gateway = options.gateway;
+        wc.interface.vlan_id = options.vlan_id;
+        wc.neighbors.capacity = options.neighbor_capacity;
+        wc.neighbors.reachable_time = options.neighbor_timeout;
+        wc.offloads.rx_ipv4 = engine->port_->offloads().rx_ipv4_checksum();
+        wc.offloads.tx_ipv4 = engine->port_->offloads().tx_ipv4_checksum();
+        wc.offloads.rx_tcp = engine->port_->offloads().rx_tcp_checksum();
+        wc.offloads.tx_tcp = engine->port_->offloads().tx_tcp_checksum();
+        wc.mtu = engine->port_->mtu();
+        wc.tcp.max_connections = options.max_connections;
+        wc.tcp.msl = options.msl;
+        wc.tcp.nagle = !options.nodelay;
+        wc.tcp.keepalive = options.keepalive;
+        wc.tcp.send_buffer = options.send_buffer;
+        wc.tcp.receive_buffer = options.receive_buffer;
+        wc.tcp.initial_rto = options.initial_rto;
+        auto worker = Worker::create(wc, engine->pool_, engine->clock_);
+        if (!worker)
+            return Unexpected{worker.error()};
+
+        WorkerLinksConfig links;
+        links.worker = w;
+        links.queue = w;
+        links.local_addresses = local_addresses;
+        links.rss = engine->rss_ ? &*engine->rss_ : nullptr;
+        links.ownership = engine->control_.get();
+        links.pool = engine->pool_;
+        links.port_capacity = engine->control_->ports().pairs_total();
+        for (std::uint16_t j = 0; j < workers; ++j) {
+            links.to_worker.push_back(engine->control_->between(w, j));
+            links.from_worker.push_back(engine->control_->between(j, w));
+        }
+        links.to_control = engine->control_->to_control(w);
+        links.from_control = engine->control_->from_control(w);
+        WorkerLinks& linked = worker.value()->link(std::move(links));
+        // A first share of ports, so the first connect() needs no round trip.
+        for (const PortBlock& b : engine->control_->lend_now(w, kInitialBlocks)) {
+            linked.add_block(b.address_index, b.first_port, b.count);
+        }
+        engine->workers_.push_back(std::move(worker.value()));
+    }
+
+    if (auto st = engine->start_services(); !st)
+        return Unexpected{st.error()};
     if (options.connect_ip) {
-        engine->client_ = std::make_unique<services::PatternClient>(options.client_bytes);
-        if (auto st = engine->client_->start(tcp, *options.connect_ip, options.connect_port); !st) {
+        // The client runs on worker 0, started before the worker runs and then polled by it, so
+        // nothing else ever touches that worker's stack.
+        engine->client_ = std::make_unique<services::ClientFleet>(
+            options.client_bytes, options.client_connections, options.client_parallel);
+        Worker& first = *engine->workers_.front();
+        if (auto st =
+                engine->client_->start(first.tcp(), *options.connect_ip, options.connect_port);
+            !st) {
             return Unexpected{"--connect: " + std::string(std::strerror(st.error()))};
         }
+        struct FleetPoller final : Poller {
+            explicit FleetPoller(services::ClientFleet& f) : fleet(f) {}
+            void poll() override { fleet.poll(); }
+            services::ClientFleet& fleet;
+        };
+        engine->client_poller_ = std::make_unique<FleetPoller>(*engine->client_);
+        first.set_poller(engine->client_poller_.get());
     }
     return engine;
+}
+
+Status<std::string> Engine::start_services() {
+    for (const ServiceOption& s : options_.services) {
+        const char* kind = s.kind == ServiceKind::Echo      ? "echo"
+                           : s.kind == ServiceKind::Discard ? "discard"
+                           : s.kind == ServiceKind::Source  ? "source"
+                                                            : "http";
+        auto held = listeners_->add(wire::Ipv4Address{}, s.port, std::string("service ") + kind);
+        if (!held)
+            return Unexpected{"--serve " + std::string(kind) + ":" + std::to_string(s.port) + ": " +
+                              held.error().message};
+        // Installed on every worker, so each accepts what RSS brings it.
+        for (auto& worker : workers_) {
+            tcp::TcpStack& tcp = worker->tcp();
+            std::unique_ptr<api::ListenHandler> service;
+            switch (s.kind) {
+                case ServiceKind::Echo:
+                    service = std::make_unique<services::EchoService>(tcp.slot_count());
+                    break;
+                case ServiceKind::Discard:
+                    service = std::make_unique<services::DiscardService>();
+                    break;
+                case ServiceKind::Source:
+                    service = std::make_unique<services::SourceService>(options_.source_bytes);
+                    break;
+                case ServiceKind::Http:
+                    service = std::make_unique<services::HttpService>(options_.http_body,
+                                                                      tcp.slot_count());
+                    break;
+            }
+            if (auto st = tcp.listen(*held, service.get()); !st) {
+                return Unexpected{"--serve port " + std::to_string(*held) + ": " +
+                                  std::strerror(st.error())};
+            }
+            services_.push_back(std::move(service));
+        }
+    }
+    return {};
 }
 
 Engine::~Engine() {
     workers_.clear();
     port_.reset();
+    control_.reset();  // its rings may still hold packets of the pool
     rte_mempool_free(pool_);
 }
 
@@ -111,55 +211,86 @@ int worker_main(void* arg) {
 
 }  // namespace
 
-void Engine::run(std::atomic<bool>& stop) {
-    Worker& worker = *workers_.front();
-    worker.net().announce();
+bool Engine::control_turn() {
+    control_->poll();
+    if (client_ != nullptr && client_->finished())
+        return true;
+    return options_.duration.count() > 0 && std::chrono::steady_clock::now() >= deadline_;
+}
 
-    // The worker gets a core of its own when EAL was given one (-l 0,1); otherwise it shares the
-    // main core with the control loop below, which then has nothing to do but the worker's.
-    const unsigned worker_lcore = rte_get_next_lcore(-1, /*skip_main=*/1, /*wrap=*/0);
-    const auto deadline = std::chrono::steady_clock::now() + options_.duration;
-    const auto duration_over = [&] {
-        if (client_ != nullptr && client_->finished()) return true;
-        return options_.duration.count() > 0 && std::chrono::steady_clock::now() >= deadline;
-    };
-    if (worker_lcore < RTE_MAX_LCORE) {
-        LaunchArgs args{&worker, &stop};
-        rte_eal_remote_launch(worker_main, &args, worker_lcore);
-        SLUICE_LOG(INFO, control, "worker 0 polling on lcore %u", worker_lcore);
-        while (!stop.load()) {
-            if (duration_over()) stop.store(true);
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        rte_eal_wait_lcore(worker_lcore);
-    } else {
-        SLUICE_LOG(INFO, control, "worker 0 polling on the main lcore %u", rte_lcore_id());
-        std::uint32_t turns = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-            worker.poll_once();
-            if ((++turns & 0x3ff) == 0 && duration_over()) stop.store(true);
-        }
+void Engine::run(std::atomic<bool>& stop) {
+    workers_.front()->net().announce();
+    deadline_ = std::chrono::steady_clock::now() + options_.duration;
+
+    // Workers get the lcores after the main one (EAL's -l); when there are not enough, the main
+    // lcore polls worker 0 too and the control plane gets a plain thread of its own.
+    std::vector<unsigned> lcores;
+    for (unsigned l = rte_get_next_lcore(-1, 1, 0); l < RTE_MAX_LCORE;
+         l = rte_get_next_lcore(l, 1, 0)) {
+        lcores.push_back(l);
     }
+    const bool main_polls = lcores.size() < workers_.size();
+    run_on_lcores(stop, lcores, main_polls);
+}
+
+void Engine::run_on_lcores(std::atomic<bool>& stop, const std::vector<unsigned>& lcores,
+                           bool main_polls) {
+    const std::size_t first_remote = main_polls ? 1 : 0;
+    std::vector<LaunchArgs> args(workers_.size());
+    std::vector<unsigned> launched;
+    for (std::size_t w = first_remote; w < workers_.size(); ++w) {
+        const unsigned lcore = lcores[w - first_remote];
+        args[w] = LaunchArgs{workers_[w].get(), &stop};
+        rte_eal_remote_launch(worker_main, &args[w], lcore);
+        launched.push_back(lcore);
+        SLUICE_LOG(INFO, control, "worker %zu polling queue %zu on lcore %u", w, w, lcore);
+    }
+    if (!main_polls) {
+        while (!stop.load()) {
+            if (control_turn())
+                stop.store(true);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    } else {
+        SLUICE_LOG(INFO, control, "worker 0 polling queue 0 on the main lcore %u%s", rte_lcore_id(),
+                   workers_.size() > 1 ? "; control plane on a thread" : "");
+        std::thread control([&] {
+            while (!stop.load()) {
+                if (control_turn())
+                    stop.store(true);
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        });
+        Worker& worker = *workers_.front();
+        while (!stop.load(std::memory_order_relaxed))
+            worker.poll_once();
+        control.join();
+    }
+    for (unsigned lcore : launched)
+        rte_eal_wait_lcore(lcore);
 }
 
 int Engine::exit_status() const {
-    if (client_ == nullptr) return 0;
+    if (client_ == nullptr)
+        return 0;
     return client_->succeeded() ? 0 : 1;
 }
 
 std::string Engine::ready_line() const {
     return "sluice: ready: " + options_.address.to_string() + " on port " +
-           std::to_string(port_->id()) + " (" + port_->name() + ", " + port_->driver() +
-           ", mac " + port_->mac().to_string() + ", link " + port_->link().text + ")";
+           std::to_string(port_->id()) + " (" + port_->name() + ", " + port_->driver() + ", mac " +
+           port_->mac().to_string() + ", link " + port_->link().text + ")";
 }
 
 void Engine::report(std::FILE* out) const {
     WorkerCounters total;
-    for (const auto& w : workers_) total += w->counters();
+    for (const auto& w : workers_)
+        total += w->counters();
     std::fprintf(out, "sluice: counters\n");
     total.for_each([&](std::string_view name, std::uint64_t value) {
         // Drop reasons that never happened are noise in a report; plain counters always show.
-        if (value == 0 && name.rfind("drop.", 0) == 0) return;
+        if (value == 0 && name.rfind("drop.", 0) == 0)
+            return;
         std::fprintf(out, "  %-36.*s %llu\n", static_cast<int>(name.size()), name.data(),
                      static_cast<unsigned long long>(value));
     });
@@ -169,15 +300,49 @@ void Engine::report(std::FILE* out) const {
                  static_cast<unsigned long long>(workers_.front()->net().neighbors().size()));
     // Buffers the pool has handed out and not got back: the rx rings' own plus anything held.
     std::fprintf(out, "  %-36s %u\n", "mbufs_in_use", rte_mempool_in_use_count(pool_));
-    tcp::TcpStack& tcp = workers_.front()->tcp();
-    std::fprintf(out, "  %-36s %u\n", "tcp_connections", tcp.connection_count());
-    for (std::size_t s = 0; s < tcp::kTcpStateCount; ++s) {
-        const auto state = static_cast<tcp::TcpState>(s);
-        if (tcp.connections_in(state) == 0) continue;
-        std::fprintf(out, "  tcp_state.%-26.*s %u\n", static_cast<int>(tcp::state_name(state).size()),
-                     tcp::state_name(state).data(), tcp.connections_in(state));
+    std::uint32_t connections = 0;
+    std::array<std::uint32_t, tcp::kTcpStateCount> by_state{};
+    for (const auto& w : workers_) {
+        connections += w->tcp().connection_count();
+        for (std::size_t s = 0; s < tcp::kTcpStateCount; ++s) {
+            by_state[s] += w->tcp().connections_in(static_cast<tcp::TcpState>(s));
+        }
     }
-    if (client_ != nullptr) std::fprintf(out, "sluice: %s\n", client_->summary().c_str());
+    std::fprintf(out, "  %-36s %u\n", "tcp_connections", connections);
+    for (std::size_t s = 0; s < tcp::kTcpStateCount; ++s) {
+        if (by_state[s] == 0)
+            continue;
+        const auto name = tcp::state_name(static_cast<tcp::TcpState>(s));
+        std::fprintf(out, "  tcp_state.%-26.*s %u\n", static_cast<int>(name.size()), name.data(),
+                     by_state[s]);
+    }
+    std::fprintf(out, "  %-36s %zu\n", "workers", workers_.size());
+    std::fprintf(out, "  %-36s %zu\n", "ephemeral_blocks_lent", control_->ports().blocks_lent());
+    std::fprintf(out, "  %-36s %zu\n", "ephemeral_blocks_total", control_->ports().blocks_total());
+    std::fprintf(out, "  %-36s %llu\n", "ephemeral_refills",
+                 static_cast<unsigned long long>(control_->refills_answered()));
+    if (workers_.size() > 1) {
+        // Per worker, what shows how the load spread and whether packets had to be steered.
+        for (const auto& w : workers_) {
+            const WorkerCounters& c = w->counters();
+            const std::string prefix = "worker." + std::to_string(w->id()) + ".";
+            const std::pair<const char*, std::uint64_t> lines[] = {
+                {"rx_packets", c.rx_packets},
+                {"tcp_passive_opens", c.tcp_passive_opens},
+                {"tcp_active_opens", c.tcp_active_opens},
+                {"steered_in", c.steered_in},
+                {"steered_out", c.steered_out},
+                {"tcp_connections", w->tcp().connection_count()},
+                {"ephemeral_free", w->links() ? w->links()->ports().free_count() : 0},
+            };
+            for (const auto& [name, value] : lines) {
+                std::fprintf(out, "  %-36s %llu\n", (prefix + name).c_str(),
+                             static_cast<unsigned long long>(value));
+            }
+        }
+    }
+    if (client_ != nullptr)
+        std::fprintf(out, "sluice: %s\n", client_->summary().c_str());
     std::fprintf(out, "sluice: port %u (%s) xstats\n", port_->id(), port_->name().c_str());
     for (const auto& [name, value] : port_->xstats()) {
         if (value != 0) {

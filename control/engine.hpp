@@ -11,8 +11,11 @@
 #include <rte_mempool.h>
 
 #include "control/config/options.hpp"
+#include "control/control_plane.hpp"
+#include "control/listen_registry.hpp"
+#include "dataplane/flow/rss_model.hpp"
+#include "dataplane/services/client_fleet.hpp"
 #include "dataplane/services/http_service.hpp"
-#include "dataplane/services/pattern_client.hpp"
 #include "dataplane/services/simple_services.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/worker.hpp"
@@ -21,7 +24,7 @@
 namespace sluice::control {
 
 class Engine {
-public:
+  public:
     static Result<std::unique_ptr<Engine>, std::string> start(const EngineOptions& options);
     ~Engine();
     Engine(const Engine&) = delete;
@@ -38,17 +41,30 @@ public:
     // "sluice: ready: ..." — the line scripts wait for.
     std::string ready_line() const;
 
-private:
+  private:
     Engine() = default;
+
+    Status<std::string> start_services();
+    // The control loop's turn: refills, and whether it is time to stop.
+    bool control_turn();
+    void run_on_lcores(std::atomic<bool>& stop, const std::vector<unsigned>& lcores,
+                       bool main_polls);
 
     EngineOptions options_;
     rte_mempool* pool_ = nullptr;
     std::unique_ptr<drivers::Port> port_;
     TscClock clock_;
+    std::unique_ptr<ControlPlane> control_;
+    std::unique_ptr<ListenRegistry> listeners_;
+    std::optional<flow::RssModel> rss_;  // set when the device's RSS is programmed and known
+    std::string steering_report_;
     std::vector<std::unique_ptr<Worker>> workers_;
-    // Services and the client live as long as the engine; they are used on worker 0's thread only.
+    // Services (one instance per worker: they keep per-connection state by slot) and the client
+    // live as long as the engine; each is used only on its worker's thread.
     std::vector<std::unique_ptr<api::ListenHandler>> services_;
-    std::unique_ptr<services::PatternClient> client_;
+    std::chrono::steady_clock::time_point deadline_;
+    std::unique_ptr<services::ClientFleet> client_;
+    std::unique_ptr<Poller> client_poller_;
 };
 
 }  // namespace sluice::control

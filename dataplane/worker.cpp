@@ -8,18 +8,19 @@
 namespace sluice {
 
 Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& config,
-                                                            rte_mempool* pool,
-                                                            const Clock& clock) {
+                                                            rte_mempool* pool, const Clock& clock) {
     std::unique_ptr<Worker> worker(new Worker(config, clock));
-    auto net = NetStack::create(config.interface, config.neighbors, config.offloads, pool,
-                                worker->tx_, worker->counters_, clock,
-                                "w" + std::to_string(config.id));
-    if (!net) return Unexpected{net.error()};
+    auto net =
+        NetStack::create(config.interface, config.neighbors, config.offloads, pool, worker->tx_,
+                         worker->counters_, clock, "w" + std::to_string(config.id));
+    if (!net)
+        return Unexpected{net.error()};
     worker->net_ = std::move(net.value());
     worker->net_->set_mtu(config.mtu);
     auto tcp = tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, clock,
                                      "w" + std::to_string(config.id));
-    if (!tcp) return Unexpected{tcp.error()};
+    if (!tcp)
+        return Unexpected{tcp.error()};
     worker->tcp_ = std::move(tcp.value());
     return worker;
 }
@@ -27,15 +28,26 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& 
 Worker::Worker(const WorkerConfig& config, const Clock& clock)
     : config_(config), clock_(clock), tx_(config.port_id, config.queue_id, counters_) {}
 
+WorkerLinks& Worker::link(WorkerLinksConfig config) {
+    links_ = std::make_unique<WorkerLinks>(std::move(config), counters_);
+    links_->attach(*net_, *tcp_);
+    return *links_;
+}
+
 std::uint16_t Worker::poll_once() {
     std::array<rte_mbuf*, kRxBurst> frames;
     const std::uint16_t n =
         rte_eth_rx_burst(config_.port_id, config_.queue_id, frames.data(), kRxBurst);
     // Bring the next frame's headers in while this one is handled (DPDK l3fwd's pattern).
     for (std::uint16_t i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
+        if (i + 1 < n)
+            rte_prefetch0(rte_pktmbuf_mtod(frames[i + 1], void*));
         net_->receive(frames[i]);
     }
+    if (links_ != nullptr)
+        links_->poll();
+    if (poller_ != nullptr)
+        poller_->poll();
     net_->poll_timers();
     tcp_->poll_timers();
     tx_.flush();
@@ -43,7 +55,8 @@ std::uint16_t Worker::poll_once() {
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
-    while (!stop.load(std::memory_order_relaxed)) poll_once();
+    while (!stop.load(std::memory_order_relaxed))
+        poll_once();
     tx_.flush();
 }
 

@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/buffers/tx_batch.hpp"
+#include "dataplane/multicore/worker_links.hpp"
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/tcp/config.hpp"
@@ -29,25 +30,39 @@ struct WorkerConfig {
     tcp::TcpConfig tcp;
 };
 
+// Work an application does on the worker's thread once per loop turn (a client opening its next
+// connection, say).
+class Poller {
+  public:
+    virtual ~Poller() = default;
+    virtual void poll() = 0;
+};
+
 class Worker {
-public:
+  public:
     static constexpr std::uint16_t kRxBurst = 32;
 
     static Result<std::unique_ptr<Worker>, std::string> create(const WorkerConfig& config,
-                                                                rte_mempool* pool,
-                                                                const Clock& clock);
+                                                               rte_mempool* pool,
+                                                               const Clock& clock);
 
     // One turn of the loop; returns the number of frames received.
     std::uint16_t poll_once();
     // Loops until `stop` becomes true. The flag is read once per turn, not per packet.
     void run(const std::atomic<bool>& stop);
 
+    // Joins a multi-worker engine (before the worker runs): ports, steering, ARP copies.
+    WorkerLinks& link(WorkerLinksConfig config);
+    WorkerLinks* links() { return links_.get(); }
+    // Before the worker runs; the poller must outlive it.
+    void set_poller(Poller* p) { poller_ = p; }
+
     NetStack& net() { return *net_; }
     tcp::TcpStack& tcp() { return *tcp_; }
     const WorkerCounters& counters() const { return counters_; }
     std::uint16_t id() const { return config_.id; }
 
-private:
+  private:
     Worker(const WorkerConfig& config, const Clock& clock);
 
     WorkerConfig config_;
@@ -56,6 +71,8 @@ private:
     TxBatch tx_;
     std::unique_ptr<NetStack> net_;
     std::unique_ptr<tcp::TcpStack> tcp_;
+    std::unique_ptr<WorkerLinks> links_;
+    Poller* poller_ = nullptr;
 };
 
 }  // namespace sluice

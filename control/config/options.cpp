@@ -305,6 +305,22 @@ Refusal set_client_bytes(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_client_connections(EngineOptions& o, const std::string& value) {
+    const auto v = parse_int<std::uint32_t>(value, 1, 10000000);
+    if (!v)
+        return "expected a whole number from 1 to 10000000";
+    o.client_connections = *v;
+    return std::nullopt;
+}
+
+Refusal set_client_parallel(EngineOptions& o, const std::string& value) {
+    const auto v = parse_int<std::uint32_t>(value, 1, 65536);
+    if (!v)
+        return "expected a whole number from 1 to 65536";
+    o.client_parallel = *v;
+    return std::nullopt;
+}
+
 void clear_local_addrs(EngineOptions& o) {
     o.local_addresses.clear();
 }
@@ -339,6 +355,8 @@ constexpr std::array kSettings = {
     Setting{"--source-bytes", "services", "source-bytes", "", set_source_bytes},
     Setting{"--connect", "client", "connect", "", set_connect},
     Setting{"--client-bytes", "client", "bytes", "", set_client_bytes},
+    Setting{"--client-connections", "client", "connections", "", set_client_connections},
+    Setting{"--client-parallel", "client", "parallel", "", set_client_parallel},
 };
 
 const Setting* find_flag(const std::string& flag) {
@@ -450,6 +468,9 @@ TCP services and client:
   --connect IP:PORT       connect there, send --client-bytes of the test pattern, half-close, read
                           to the end and check it; stop when done (exit status 0 when all was right)
   --client-bytes BYTES    what the client sends (default 1048576)
+  --client-connections N  run the client N times, each a new connection and ephemeral port
+                          (1-10000000, default 1); success needs every one to succeed
+  --client-parallel P     at most P of those connections at once (1-65536, default 1)
 
 TCP settings:
   --max-connections N     connections per worker, TIME-WAIT included (16-16777216, default 65536)

@@ -59,6 +59,8 @@ struct EngineOptions {
     std::optional<wire::Ipv4Address> connect_ip;
     std::uint16_t connect_port = 0;
     std::uint64_t client_bytes = 1 << 20;
+    std::uint32_t client_connections = 1;  // one after another, --client-parallel at a time
+    std::uint32_t client_parallel = 1;
 
     std::uint32_t max_connections = 65536;
     std::chrono::seconds msl{30};

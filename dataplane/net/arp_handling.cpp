@@ -4,12 +4,21 @@
 
 namespace sluice {
 
-void NetStack::receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth) {
+void NetStack::receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth, bool from_peer) {
     auto* bytes = rte_pktmbuf_mtod_offset(frame, std::byte*, eth.length());
     const std::span<std::byte> body(bytes, frame->data_len - eth.length());
     const auto arp = wire::ArpPacket::parse(body);
     if (!arp) {
         drop(frame, arp.error());
+        return;
+    }
+    if (from_peer) {
+        // Another worker's copy, already checked and counted there: learn, never answer.
+        if (!arp->sender_ip.is_any()) {
+            neighbors_->learn(arp->sender_ip, arp->sender_mac, clock_.now(),
+                              /*create=*/arp->target_ip == config_.address.address);
+        }
+        rte_pktmbuf_free(frame);
         return;
     }
     if (arp->operation == wire::ArpOperation::Request) {
@@ -31,6 +40,7 @@ void NetStack::receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth) {
     // packet is for us. An ARP probe (sender 0.0.0.0, RFC 5227 2.1.1) teaches nothing.
     if (!arp->sender_ip.is_any()) {
         neighbors_->learn(arp->sender_ip, arp->sender_mac, clock_.now(), /*create=*/for_us);
+        if (arp_sharing_ != nullptr) arp_sharing_->share_arp(frame);
     }
     if (!for_us) {
         drop(frame, DropReason::ArpNotForUs);

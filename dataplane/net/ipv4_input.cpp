@@ -22,6 +22,9 @@ bool NetStack::is_local_broadcast(wire::Ipv4Address a) const {
 }
 
 void NetStack::receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth) {
+    // Header lengths stay on the mbuf, so that a segment for another worker can be handed over
+    // whole (TcpStack's steering) after the headers have been stripped.
+    frame->l2_len = static_cast<std::uint16_t>(eth.length()) & 0x7f;
     rte_pktmbuf_adj(frame, static_cast<std::uint16_t>(eth.length()));
     const std::span<const std::byte> bytes(rte_pktmbuf_mtod(frame, const std::byte*),
                                            frame->data_len);
@@ -61,6 +64,7 @@ void NetStack::receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth) {
                 drop(frame, DropReason::TcpToBroadcast);
                 return;
             }
+            frame->l3_len = ip->header_length & 0x1ff;
             rte_pktmbuf_adj(frame, ip->header_length);
             tcp_->receive(frame, *ip);
             return;

@@ -24,9 +24,11 @@ NetStack::NetStack(const InterfaceConfig& config, ChecksumOffloads offloads, rte
       counters_(counters),
       clock_(clock) {}
 
-void NetStack::receive(rte_mbuf* frame) {
-    counters_.rx_packets += 1;
-    counters_.rx_bytes += frame->pkt_len;
+void NetStack::receive(rte_mbuf* frame, bool from_peer) {
+    if (!from_peer) {
+        counters_.rx_packets += 1;
+        counters_.rx_bytes += frame->pkt_len;
+    }
 
     // Headers are read through spans over the first segment; a frame that arrives in several
     // segments (jumbo frames on small mbufs) is made contiguous or refused.
@@ -53,7 +55,7 @@ void NetStack::receive(rte_mbuf* frame) {
     }
     switch (eth->ethertype) {
         case wire::ethertype::kArp:
-            receive_arp(frame, *eth);
+            receive_arp(frame, *eth, from_peer);
             return;
         case wire::ethertype::kIpv4:
             receive_ipv4(frame, *eth);

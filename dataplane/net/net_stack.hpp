@@ -47,6 +47,15 @@ public:
     virtual void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) = 0;
 };
 
+// With several workers, ARP answers reach only one of them: it passes a copy of each ARP frame it
+// learned from to the others, which learn from it without answering.
+class ArpSharing {
+public:
+    virtual ~ArpSharing() = default;
+    // Does not take `frame`: the callee copies what it keeps.
+    virtual void share_arp(const rte_mbuf* frame) = 0;
+};
+
 class NetStack final : private NeighborEvents {
 public:
     // How often the neighbor cache's timers are looked at.
@@ -60,8 +69,10 @@ public:
         rte_mempool* pool, TxBatch& tx, WorkerCounters& counters, const Clock& clock,
         const std::string& name);
 
-    // Takes ownership of a received frame (data starts at the Ethernet header).
-    void receive(rte_mbuf* frame);
+    // Takes ownership of a received frame (data starts at the Ethernet header). `from_peer`: the
+    // frame came from another worker (steered, or an ARP copy to learn from), not from the wire.
+    void receive(rte_mbuf* frame, bool from_peer = false);
+    void set_arp_sharing(ArpSharing* sharing) { arp_sharing_ = sharing; }
 
     // Takes ownership of an IPv4 packet whose data starts at its (already written) IP header and
     // which has headroom for the link header, and sends it towards `destination`.
@@ -92,7 +103,7 @@ private:
              TxBatch& tx, WorkerCounters& counters, const Clock& clock);
 
     // arp_handling.cpp
-    void receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth);
+    void receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth, bool from_peer);
     void send_arp(wire::ArpOperation op, const wire::MacAddress& eth_destination,
                   wire::Ipv4Address target_ip, const wire::MacAddress& target_mac);
     void send_arp_request(wire::Ipv4Address target) override;
@@ -126,6 +137,7 @@ private:
     std::uint16_t next_ip_id_ = 0;
     std::uint16_t mtu_ = 1500;
     TransportReceiver* tcp_ = nullptr;
+    ArpSharing* arp_sharing_ = nullptr;
 };
 
 }  // namespace sluice

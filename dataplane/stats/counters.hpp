@@ -46,7 +46,12 @@ namespace sluice {
     X(tcp_window_probes)                                                      \
     X(tcp_keepalive_probes)                                                   \
     X(tcp_out_of_order_segments)                                              \
-    X(tcp_connect_failures)
+    X(tcp_connect_failures)                                                   \
+    X(tcp_ephemeral_exhausted)                                                \
+    X(steered_out)                                                            \
+    X(steered_in)                                                             \
+    X(steering_ring_full)                                                     \
+    X(arp_shared_out)
 
 struct alignas(64) WorkerCounters {
 #define SLUICE_COUNTER_FIELD(name) std::uint64_t name = 0;

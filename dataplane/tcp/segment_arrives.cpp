@@ -50,7 +50,18 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
         t = nullptr;
     }
     if (t == nullptr) {
-        if (Listener* l = find_listener(th->destination_port)) {
+        Listener* listener = find_listener(th->destination_port);
+        if (listener == nullptr && arrangements_ != nullptr) {
+            // Perhaps another worker's connection (an active open whose answers RSS did not bring
+            // back to us): the whole frame goes to its owner, which parses it again.
+            const auto headers = static_cast<std::uint16_t>(segment->l2_len + segment->l3_len +
+                                                            th->header_length);
+            if (rte_pktmbuf_prepend(segment, headers) != nullptr) {
+                if (arrangements_->steer(segment, tuple)) return;
+                rte_pktmbuf_adj(segment, headers);
+            }
+        }
+        if (Listener* l = listener) {
             segment_for_listener(*l, *th, ip, payload);
         } else {
             segment_for_no_connection(*th, ip, payload);

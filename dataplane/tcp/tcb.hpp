@@ -54,6 +54,7 @@ struct Tcb {
     bool rtt_timing : 1 = false;    // rtt_seq/rtt_start measure a segment (no timestamps)
     bool ack_pending : 1 = false;   // an ACK is owed, within the delayed-ACK time
     bool ack_now : 1 = false;       // an ACK is owed at the end of this segment's processing
+    bool pooled_port : 1 = false;   // the local port came from PortArrangements: give it back
 
     // Timestamps (RFC 7323 3, 4.3, 5).
     std::uint32_t ts_recent = 0;

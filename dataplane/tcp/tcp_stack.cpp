@@ -78,7 +78,7 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->nodelay = !config_.nagle;
     t->keepalive = config_.keepalive;
     t->fin_queued = t->app_closed = t->want_writable = t->passive = t->peer_fin = false;
-    t->rtt_timing = t->ack_pending = false;
+    t->rtt_timing = t->ack_pending = t->pooled_port = false;
     t->ts_recent = 0;
     t->ts_recent_time = Nanos{0};
     t->ts_offset = static_cast<std::uint32_t>(isn_.keyed_hash(tuple) >> 32);
@@ -136,6 +136,17 @@ void TcpStack::release(Tcb& t) {
     t.handler = nullptr;
     counters_.tcp_closed += 1;
     flows_->erase(t.tuple);
+    if (t.pooled_port && arrangements_ != nullptr) {
+        t.pooled_port = false;
+        arrangements_->give_back_port(LocalEndpoint{t.tuple.local_ip, t.tuple.local_port});
+    }
+}
+
+bool TcpStack::has_listener(std::uint16_t port) const {
+    for (const Listener& l : listeners_) {
+        if (l.port == port) return true;
+    }
+    return false;
 }
 
 Listener* TcpStack::find_listener(std::uint16_t port) {
@@ -229,16 +240,33 @@ Result<api::Connection, api::Errno> TcpStack::connect(wire::Ipv4Address ip, std:
     if (port == 0 || ip.is_any() || ip.is_multicast() || ip.is_limited_broadcast()) {
         return Unexpected{EINVAL};
     }
-    const std::uint16_t local_port = pick_ephemeral_port(ip, port);
-    if (local_port == 0) {
-        counters_.tcp_connect_failures += 1;
-        return Unexpected{EADDRNOTAVAIL};
+    flow::FourTuple tuple;
+    if (arrangements_ != nullptr) {
+        const auto local = arrangements_->take_port(ip.host(), port);
+        if (!local) {
+            counters_.tcp_connect_failures += 1;
+            counters_.tcp_ephemeral_exhausted += 1;
+            return Unexpected{EADDRNOTAVAIL};
+        }
+        tuple = flow::FourTuple::make(wire::Ipv4Address::from_host(local->ip), local->port, ip, port);
+    } else {
+        const std::uint16_t local_port = pick_ephemeral_port(ip, port);
+        if (local_port == 0) {
+            counters_.tcp_connect_failures += 1;
+            counters_.tcp_ephemeral_exhausted += 1;
+            return Unexpected{EADDRNOTAVAIL};
+        }
+        tuple = flow::FourTuple::make(net_.config().address.address, local_port, ip, port);
     }
-    Tcb* t = allocate(flow::FourTuple::make(net_.config().address.address, local_port, ip, port));
+    Tcb* t = allocate(tuple);
     if (t == nullptr) {
+        if (arrangements_ != nullptr) {
+            arrangements_->give_back_port(LocalEndpoint{tuple.local_ip, tuple.local_port});
+        }
         counters_.tcp_connect_failures += 1;
         return Unexpected{ENOBUFS};
     }
+    t->pooled_port = arrangements_ != nullptr;
     t->handler = handler;
     initialise_send_side(*t);
     t->rcv_wscale = our_wscale_;  // offered; kept only if the peer's SYN-ACK has the option too

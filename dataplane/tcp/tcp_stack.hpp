@@ -22,6 +22,7 @@
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/tcp/config.hpp"
 #include "dataplane/tcp/isn.hpp"
+#include "dataplane/tcp/port_arrangements.hpp"
 #include "dataplane/tcp/tcb.hpp"
 #include "dataplane/timers/timer_wheel.hpp"
 #include "dataplane/wire/tcp.hpp"
@@ -55,6 +56,10 @@ class TcpStack final : public TransportReceiver {
     // Active open to ip:port. The local port comes from this worker's ephemeral range.
     Result<api::Connection, api::Errno> connect(wire::Ipv4Address ip, std::uint16_t port,
                                                 api::ConnectionHandler* handler);
+
+    // Multi-worker engines: where connect() gets its ports and where foreign segments go.
+    void set_port_arrangements(PortArrangements* p) { arrangements_ = p; }
+    bool has_listener(std::uint16_t port) const;
 
     std::uint32_t connection_count() const { return flows_->size(); }
     // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
@@ -146,6 +151,7 @@ class TcpStack final : public TransportReceiver {
     std::uint16_t our_mss_ = 1460;
     std::uint8_t our_wscale_ = 0;
     std::uint16_t next_ephemeral_ = 0;
+    PortArrangements* arrangements_ = nullptr;
     std::array<std::uint32_t, kTcpStateCount> by_state_{};
     // RFC 5961 7: a per-second budget of challenge ACKs.
     Nanos challenge_window_start_{0};

@@ -114,6 +114,8 @@ source-bytes = 99
 [client]
 connect = 192.168.0.5:9
 bytes = 12345
+connections = 2000
+parallel = 50
 )";
 
 TEST(ConfigFile, EveryKeyReachesItsSetting) {
@@ -156,6 +158,8 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->connect_ip, wire::Ipv4Address::from_octets(192, 168, 0, 5));
     EXPECT_EQ(r->connect_port, 9);
     EXPECT_EQ(r->client_bytes, 12345u);
+    EXPECT_EQ(r->client_connections, 2000u);
+    EXPECT_EQ(r->client_parallel, 50u);
 
     // The file above names every setting there is.
     const std::string text = kEveryKey;

@@ -1,0 +1,52 @@
+// Every listening endpoint of the engine, checked once here before it is installed on every
+// worker (DESIGN.md, "Listen registry"): a second listener on the same port is EADDRINUSE with the
+// name of the holder; port 0 asks for any free port, which the answer names; privileged ports
+// (below 1024) are refused with EACCES unless the policy allows them; ports in the ephemeral range
+// are refused with EADDRINUSE, since connect() hands them out.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/util/result.hpp"
+#include "dataplane/wire/addresses.hpp"
+
+namespace sluice::control {
+
+struct ListenEntry {
+    wire::Ipv4Address address;  // 0.0.0.0: every local address
+    std::uint16_t port = 0;
+    std::string holder;  // who asked: "service http", "application", ...
+};
+
+struct ListenError {
+    int error = 0;        // errno: EADDRINUSE, EACCES, EINVAL, EADDRNOTAVAIL
+    std::string message;  // for the operator
+};
+
+class ListenRegistry {
+  public:
+    ListenRegistry(std::uint16_t ephemeral_first, std::uint16_t ephemeral_last,
+                   bool allow_privileged)
+        : ephemeral_first_(ephemeral_first),
+          ephemeral_last_(ephemeral_last),
+          allow_privileged_(allow_privileged) {}
+
+    // The port now held (the one asked for, or a free one for port 0).
+    Result<std::uint16_t, ListenError> add(wire::Ipv4Address address, std::uint16_t port,
+                                           const std::string& holder);
+    bool remove(wire::Ipv4Address address, std::uint16_t port);
+    const std::vector<ListenEntry>& entries() const { return entries_; }
+
+  private:
+    const ListenEntry* conflicting(wire::Ipv4Address address, std::uint16_t port) const;
+
+    std::uint16_t ephemeral_first_;
+    std::uint16_t ephemeral_last_;
+    bool allow_privileged_;
+    std::vector<ListenEntry> entries_;
+};
+
+}  // namespace sluice::control

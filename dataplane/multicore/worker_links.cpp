@@ -1,0 +1,129 @@
+#include "dataplane/multicore/worker_links.hpp"
+
+#include <array>
+
+namespace sluice {
+
+namespace {
+
+// Set on ARP copies, so that the receiving side does not count them as steered segments.
+constexpr std::uint32_t kArpCopy = RTE_PTYPE_L2_ETHER_ARP;
+constexpr unsigned kBurst = 32;
+
+}  // namespace
+
+WorkerLinks::WorkerLinks(WorkerLinksConfig config, WorkerCounters& counters)
+    : config_(std::move(config)), counters_(counters), pool_(config_.port_capacity, kLowWater) {}
+
+void WorkerLinks::attach(NetStack& net, tcp::TcpStack& tcp) {
+    net_ = &net;
+    tcp_ = &tcp;
+    net.set_arp_sharing(this);
+    tcp.set_port_arrangements(this);
+}
+
+void WorkerLinks::add_block(std::uint8_t address_index, std::uint16_t first_port,
+                            std::uint16_t count) {
+    if (address_index >= config_.local_addresses.size())
+        return;
+    const std::uint32_t ip = config_.local_addresses[address_index].host();
+    for (std::uint32_t p = first_port; p < std::uint32_t{first_port} + count; ++p) {
+        pool_.add(tcp::LocalEndpoint{ip, static_cast<std::uint16_t>(p)});
+    }
+}
+
+void WorkerLinks::poll() {
+    std::array<void*, kBurst> items;
+    for (rte_ring* ring : config_.from_worker) {
+        if (ring == nullptr)
+            continue;
+        const unsigned n = rte_ring_sc_dequeue_burst(ring, items.data(), kBurst, nullptr);
+        for (unsigned i = 0; i < n; ++i) {
+            auto* frame = static_cast<rte_mbuf*>(items[i]);
+            if (frame->packet_type != kArpCopy)
+                counters_.steered_in += 1;
+            frame->packet_type = 0;
+            net_->receive(frame, /*from_peer=*/true);
+        }
+    }
+    if (config_.from_control != nullptr) {
+        void* item = nullptr;
+        while (rte_ring_sc_dequeue(config_.from_control, &item) == 0) {
+            const auto word = reinterpret_cast<std::uintptr_t>(item);
+            refill_pending_ = false;
+            if ((word & control_message::kNoMorePorts) != 0)
+                continue;
+            add_block(static_cast<std::uint8_t>(word >> 32), static_cast<std::uint16_t>(word >> 16),
+                      static_cast<std::uint16_t>(word));
+        }
+    }
+}
+
+void WorkerLinks::request_refill() {
+    if (refill_pending_ || config_.to_control == nullptr || !pool_.below_low_water())
+        return;
+    const std::uintptr_t word = control_message::kRefillRequest | config_.worker;
+    if (rte_ring_sp_enqueue(config_.to_control, reinterpret_cast<void*>(word)) == 0) {
+        refill_pending_ = true;
+    }
+}
+
+std::optional<tcp::LocalEndpoint> WorkerLinks::take_port(std::uint32_t remote_ip,
+                                                         std::uint16_t remote_port) {
+    const auto usable = [&](const tcp::LocalEndpoint& e) {
+        if (tcp_ != nullptr && tcp_->has_listener(e.port))
+            return false;
+        if (config_.rss == nullptr)
+            return true;
+        // The peer's answers travel remote -> local: they must hash to our queue.
+        return config_.rss->queue_of_return(
+                   flow::FourTuple{e.ip, remote_ip, e.port, remote_port}) == config_.queue;
+    };
+    const auto taken = pool_.take(usable, kProbeLimit);
+    request_refill();
+    return taken;
+}
+
+void WorkerLinks::give_back_port(tcp::LocalEndpoint e) {
+    pool_.add(e);
+}
+
+bool WorkerLinks::steer(rte_mbuf* frame, const flow::FourTuple& tuple) {
+    if (config_.ownership == nullptr)
+        return false;
+    const int owner = config_.ownership->owner_of(tuple.local_address(), tuple.local_port);
+    if (owner < 0 || owner == config_.worker ||
+        static_cast<std::size_t>(owner) >= config_.to_worker.size() ||
+        config_.to_worker[static_cast<std::size_t>(owner)] == nullptr) {
+        return false;
+    }
+    if (rte_ring_sp_enqueue(config_.to_worker[static_cast<std::size_t>(owner)], frame) != 0) {
+        // The owner is behind: drop as the wire would; TCP retransmits.
+        counters_.steering_ring_full += 1;
+        rte_pktmbuf_free(frame);
+        return true;
+    }
+    counters_.steered_out += 1;
+    return true;
+}
+
+void WorkerLinks::share_arp(const rte_mbuf* frame) {
+    for (rte_ring* ring : config_.to_worker) {
+        if (ring == nullptr)
+            continue;
+        rte_mbuf* copy = rte_pktmbuf_copy(frame, config_.pool, 0, UINT32_MAX);
+        if (copy == nullptr) {
+            counters_.drop(DropReason::MbufExhausted);
+            continue;
+        }
+        copy->packet_type = kArpCopy;
+        if (rte_ring_sp_enqueue(ring, copy) != 0) {
+            counters_.steering_ring_full += 1;
+            rte_pktmbuf_free(copy);
+            continue;
+        }
+        counters_.arp_shared_out += 1;
+    }
+}
+
+}  // namespace sluice

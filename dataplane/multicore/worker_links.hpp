@@ -1,0 +1,91 @@
+// A worker's connections to the rest of a multi-worker engine, all over single-producer,
+// single-consumer rte_rings (DESIGN.md rule 1: nothing shared, no locks):
+//   - its own pool of ephemeral ports, refilled in blocks by the control plane on request;
+//   - software steering: a segment for a connection another worker owns goes to that worker;
+//   - ARP copies, so that every worker's neighbour cache learns what one of them heard.
+// When the NIC's RSS is programmed with a key and table the engine knows (`rss` set), connect()
+// only uses ports whose return 4-tuple hashes to this worker's queue, so steering stays idle.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "dataplane/flow/rss_model.hpp"
+#include "dataplane/net/net_stack.hpp"
+#include "dataplane/stats/counters.hpp"
+#include "dataplane/tcp/local_port_pool.hpp"
+#include "dataplane/tcp/port_arrangements.hpp"
+#include "dataplane/tcp/tcp_stack.hpp"
+
+namespace sluice {
+
+// Which worker holds a local (address, port) of the ephemeral space; readable from any core.
+class PortOwnership {
+  public:
+    virtual ~PortOwnership() = default;
+    // A worker id, or a negative number when no worker holds it.
+    virtual int owner_of(wire::Ipv4Address address, std::uint16_t port) const = 0;
+};
+
+// Messages on the control rings, one 64-bit word each (no allocation, nothing to free).
+namespace control_message {
+// worker -> control plane: "my pool is low" (the worker's id in the low bits).
+inline constexpr std::uint64_t kRefillRequest = std::uint64_t{1} << 62;
+// control plane -> worker: a PortBlock::pack()ed block, or kNoMorePorts when the space is spent.
+inline constexpr std::uint64_t kNoMorePorts = std::uint64_t{1} << 61;
+}  // namespace control_message
+
+struct WorkerLinksConfig {
+    std::uint16_t worker = 0;
+    std::uint16_t queue = 0;                         // the rx queue this worker polls
+    std::vector<wire::Ipv4Address> local_addresses;  // indexed by PortBlock::address_index
+    const flow::RssModel* rss = nullptr;             // null: the device's RSS is not known (steer)
+    const PortOwnership* ownership = nullptr;
+    std::vector<rte_ring*> to_worker;    // [j]: this worker -> worker j (null at [worker])
+    std::vector<rte_ring*> from_worker;  // [j]: worker j -> this worker (null at [worker])
+    rte_ring* to_control = nullptr;
+    rte_ring* from_control = nullptr;
+    rte_mempool* pool = nullptr;        // for ARP copies
+    std::size_t port_capacity = 65536;  // the most ports this worker may hold
+};
+
+class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
+  public:
+    static constexpr std::uint32_t kProbeLimit = 256;  // pool entries looked at per connect()
+    static constexpr std::size_t kLowWater = 64;
+
+    WorkerLinks(WorkerLinksConfig config, WorkerCounters& counters);
+
+    // Wires itself into this worker's stacks.
+    void attach(NetStack& net, tcp::TcpStack& tcp);
+    // A block of ports joins the pool (at start-up, or from the control plane).
+    void add_block(std::uint8_t address_index, std::uint16_t first_port, std::uint16_t count);
+    // Once per loop turn: frames from other workers, and messages from the control plane.
+    void poll();
+
+    // tcp::PortArrangements
+    std::optional<tcp::LocalEndpoint> take_port(std::uint32_t remote_ip,
+                                                std::uint16_t remote_port) override;
+    void give_back_port(tcp::LocalEndpoint e) override;
+    bool steer(rte_mbuf* frame, const flow::FourTuple& tuple) override;
+    // ArpSharing
+    void share_arp(const rte_mbuf* frame) override;
+
+    const tcp::LocalPortPool& ports() const { return pool_; }
+
+  private:
+    void request_refill();
+
+    WorkerLinksConfig config_;
+    WorkerCounters& counters_;
+    tcp::LocalPortPool pool_;
+    NetStack* net_ = nullptr;
+    tcp::TcpStack* tcp_ = nullptr;
+    bool refill_pending_ = false;
+};
+
+}  // namespace sluice
