@@ -323,6 +323,7 @@ class Lab:
             raise ValueError(f"port must be one of {self.PORTS}, not {port!r}")
         n = next(_COUNTER)
         self.n = n
+        self.queues = 1  # rx/tx queue pairs and worker lcores (the lab marker's `queues`)
         self.vlan = vlan
         self.port = port
         self.ns = f"sluice-it-{_PID}-{n}"
@@ -435,11 +436,17 @@ class Lab:
         if self.vlan:
             self.engine_args += ["--vlan", str(self.vlan)]
         self.engine_args += list(extra_args or [])
+        # queues > 1: one rx/tx queue pair per worker (af_packet's qpairs, a PACKET_FANOUT group),
+        # and as many lcores; the engine's --workers must match.
+        queues = self.queues
         if self.port == "af_packet":
             vdev = f"net_af_packet0,iface={self.engine_iface}"
+            if queues > 1:
+                vdev += f",qpairs={queues}"
         else:
             vdev = f"net_tap0,iface={self.peer_base_iface}"
-        cmd = [str(binary), "-l", "0", "--no-huge", "-m", "256", "--no-pci",
+        lcores = "0" if queues == 1 else f"0-{queues - 1}"
+        cmd = [str(binary), "-l", lcores, "--no-huge", "-m", "256", "--no-pci",
                "--file-prefix", self.file_prefix,
                "--vdev", vdev, "--"] + self.engine_args
         self.engine = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -682,7 +689,7 @@ for _sig in (signal.SIGTERM, signal.SIGHUP):
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "lab(vlan=None, port='af_packet', engine_args=(), start_engine=True): options for the "
+        "lab(vlan=None, port='af_packet', engine_args=(), start_engine=True, queues=1): options for the "
         "`lab` fixture (conftest.py)")
 
 
@@ -704,10 +711,11 @@ def lab(request, lab_preconditions):
     """A fresh namespace + veth pair with the engine on its root end (see the module doc)."""
     marker = request.node.get_closest_marker("lab")
     options = dict(marker.kwargs) if marker else {}
-    unknown = set(options) - {"vlan", "port", "engine_args", "start_engine"}
+    unknown = set(options) - {"vlan", "port", "engine_args", "start_engine", "queues"}
     if unknown:
         pytest.fail(f"unknown lab marker options: {sorted(unknown)}", pytrace=False)
     the_lab = Lab(vlan=options.get("vlan"), port=options.get("port", "af_packet"))
+    the_lab.queues = int(options.get("queues", 1))
     try:
         the_lab.create_network()
         if options.get("start_engine", True):
