@@ -43,7 +43,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/flow/flow_table.hpp"
+#include "bench/rte_hash_flow_index.hpp"
 #include "dataplane/flow/open_addressing_index.hpp"
 
 namespace {

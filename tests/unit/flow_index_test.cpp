@@ -249,13 +249,13 @@ TEST(FlowIndexTest, FindWithAPrecomputedCrc) {
     }
     for (const auto& [k, slot] : present) {
         // What a pipeline's hashing stage would have computed for the burst.
-        const std::uint32_t hash = rte_hash_crc(&k, sizeof k, 0);
+        const std::uint32_t hash = flow::FourTupleCrcHash{}(k);
         EXPECT_EQ(index->hash(k), hash);
         index->prefetch(hash);
         EXPECT_EQ(index->find_with_hash(k, hash), slot);
     }
     const FourTuple absent = tuple(0x0b000001, 1);
-    EXPECT_EQ(index->find_with_hash(absent, rte_hash_crc(&absent, sizeof absent, 0)), kNoSlot);
+    EXPECT_EQ(index->find_with_hash(absent, flow::FourTupleCrcHash{}(absent)), kNoSlot);
 }
 
 // The index built on the Toeplitz hash a NIC computes, so that a packet's RSS hash (here computed
