@@ -23,17 +23,7 @@ request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 expected = pattern(cfg["body"])
 
 def one(i):
-    s = socket.create_connection((cfg["ip"], cfg["port"]), timeout=30)
-    s.settimeout(30)
-    s.sendall(request)
-    chunks = []
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        chunks.append(b)
-    s.close()
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    head, _, body = fetch(cfg["ip"], cfg["port"], request).partition(b"\r\n\r\n")
     return head.startswith(b"HTTP/1.1 200 OK") and body == expected
 
 ok = 0

@@ -55,6 +55,19 @@ cfg = json.loads(sys.argv[1])
 def done(**result):
     print(json.dumps(result), flush=True)
     sys.exit(0)
+def fetch(ip, port, request):
+    # One request on a new connection, read to the server's FIN: the whole response.
+    s = socket.create_connection((ip, port), timeout=30)
+    s.settimeout(30)
+    s.sendall(request)
+    chunks = []
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+    s.close()
+    return b"".join(chunks)
 """
 
 
@@ -343,19 +356,9 @@ expected_body = pattern(cfg["body"])
 started = time.monotonic()
 for i in range(cfg["count"]):
     try:
-        s = socket.create_connection((cfg["ip"], cfg["port"]), timeout=30)
-        s.settimeout(30)
-        s.sendall(request)
-        chunks = []
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            chunks.append(b)
-        s.close()
+        response = fetch(cfg["ip"], cfg["port"], request)
     except Exception as e:
         done(ok=i, error=f"connection {i}: {e!r}", seconds=time.monotonic() - started)
-    response = b"".join(chunks)
     head, sep, body = response.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     if not sep or lines[0] != b"HTTP/1.1 200 OK" or body != expected_body or \
