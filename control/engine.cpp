@@ -100,6 +100,7 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         wc.tcp.send_buffer = options.send_buffer;
         wc.tcp.receive_buffer = options.receive_buffer;
         wc.tcp.initial_rto = options.initial_rto;
+        wc.device_rss = engine->rss_ ? &*engine->rss_ : nullptr;
         auto worker = Worker::create(wc, engine->pool_, engine->clock_);
         if (!worker)
             return Unexpected{worker.error()};

@@ -18,7 +18,7 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& 
     worker->net_ = std::move(net.value());
     worker->net_->set_mtu(config.mtu);
     auto tcp = tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, clock,
-                                     "w" + std::to_string(config.id));
+                                     "w" + std::to_string(config.id), config.device_rss);
     if (!tcp)
         return Unexpected{tcp.error()};
     worker->tcp_ = std::move(tcp.value());

@@ -28,6 +28,9 @@ struct WorkerConfig {
     ChecksumOffloads offloads;
     std::uint16_t mtu = 1500;
     tcp::TcpConfig tcp;
+    // The RSS key and table the device was programmed with, if known: the flow table then reuses
+    // the NIC's hash (flow/flow_hash.hpp). Must outlive the worker.
+    const flow::RssModel* device_rss = nullptr;
 };
 
 // Work an application does on the worker's thread once per loop turn (a client opening its next

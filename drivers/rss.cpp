@@ -11,8 +11,10 @@ Result<flow::RssModel, std::string> program_rss(std::uint16_t port_id,
                                                 const flow::RssModel::Key& key,
                                                 std::uint16_t queues,
                                                 std::uint64_t rss_hash_functions) {
-    if (rss_hash_functions == 0)
-        return Unexpected{std::string("the device offers no TCP/IPv4 RSS")};
+    // Without the ports in the hash, neither the port choice nor the flow table's reuse of the
+    // NIC's hash would hold.
+    if ((rss_hash_functions & RTE_ETH_RSS_NONFRAG_IPV4_TCP) == 0)
+        return Unexpected{std::string("the device offers no TCP/IPv4 RSS over ports")};
     rte_eth_dev_info info{};
     if (const int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) {
         return Unexpected{std::string("device info: ") + std::strerror(-rc)};

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/flow/flow_hash.hpp"
 #include "dataplane/flow/four_tuple.hpp"
 #include "dataplane/flow/open_addressing_index.hpp"
 #include "dataplane/util/result.hpp"
@@ -23,11 +24,13 @@ namespace sluice::flow {
 template <typename Entry>
 class FlowTable {
   public:
-    using Index = OpenAddressingIndex<>;
+    using Index = OpenAddressingIndex<FlowHash>;
 
-    static Result<std::unique_ptr<FlowTable>, std::string> create(const std::string& name,
-                                                                  std::uint32_t capacity) {
-        auto index = Index::create(name, capacity);
+    // `device_rss`, when not null, is the RSS the device was programmed with: the table then
+    // hashes as the NIC does, and find_with_device_hash() takes the hash from the mbuf.
+    static Result<std::unique_ptr<FlowTable>, std::string> create(
+        const std::string& name, std::uint32_t capacity, const RssModel* device_rss = nullptr) {
+        auto index = Index::create(name, capacity, SOCKET_ID_ANY, FlowHash(device_rss));
         if (!index) {
             return Unexpected{"cannot create the flow table '" + name + "' for " +
                               std::to_string(capacity) + " connections: " + index.error() +
@@ -40,6 +43,14 @@ class FlowTable {
 
     Entry* find(const FourTuple& key) {
         const std::uint32_t slot = index_->find(key);
+        return slot == Index::kNoSlot ? nullptr : &entries_[slot];
+    }
+    // True when the table hashes keys as the device's RSS does (see FlowHash).
+    bool uses_device_hash() const { return index_->hasher().is_device_hash(); }
+    // As find(), with the hash the device computed for a received segment of `key`. Only for a
+    // table that uses_device_hash().
+    Entry* find_with_device_hash(const FourTuple& key, std::uint32_t device_hash) {
+        const std::uint32_t slot = index_->find_with_hash(key, device_hash);
         return slot == Index::kNoSlot ? nullptr : &entries_[slot];
     }
     // The entry slot for a new `key`, as the previous occupant left it (the caller initialises it);

@@ -74,6 +74,7 @@ class OpenAddressingIndex {
     OpenAddressingIndex& operator=(const OpenAddressingIndex&) = delete;
 
     std::uint32_t hash(const FourTuple& key) const { return hash_(key); }
+    const Hash& hasher() const { return hash_; }
 
     // The slot of `key`, or kNoSlot.
     std::uint32_t find(const FourTuple& key) const { return find_with_hash(key, hash_(key)); }

@@ -1,5 +1,7 @@
 #include "dataplane/flow/rss_model.hpp"
 
+#include <cstring>
+
 #include <rte_thash.h>
 
 namespace sluice::flow {
@@ -15,6 +17,9 @@ RssModel::Key RssModel::symmetric_key() {
 
 RssModel::RssModel(const Key& key, std::vector<std::uint16_t> reta)
     : key_(key), reta_(std::move(reta)) {
+    std::array<std::uint32_t, kKeyLength / 4> words{};
+    std::memcpy(words.data(), key_.data(), key_.size());
+    rte_convert_rss_key(words.data(), converted_key_.data(), static_cast<int>(key_.size()));
     if (reta_.empty() || (reta_.size() & (reta_.size() - 1)) != 0)
         reta_.assign(1, 0);
 }
@@ -36,7 +41,8 @@ std::uint32_t RssModel::hash(std::uint32_t source_ip, std::uint32_t destination_
     tuple.dst_addr = destination_ip;
     tuple.sport = source_port;
     tuple.dport = destination_port;
-    return rte_softrss(reinterpret_cast<std::uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN, key_.data());
+    return rte_softrss_be(reinterpret_cast<std::uint32_t*>(&tuple), RTE_THASH_V4_L4_LEN,
+                          reinterpret_cast<const std::uint8_t*>(converted_key_.data()));
 }
 
 }  // namespace sluice::flow

@@ -49,6 +49,9 @@ class RssModel {
 
   private:
     Key key_;
+    // The key as rte_softrss_be() wants it (rte_convert_rss_key): the hash then works a 32-bit
+    // word at a time instead of a byte at a time.
+    std::array<std::uint32_t, kKeyLength / 4> converted_key_{};
     std::vector<std::uint16_t> reta_;
 };
 

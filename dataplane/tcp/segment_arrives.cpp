@@ -21,6 +21,20 @@ constexpr Nanos kPawsIdleLimit = std::chrono::hours(24 * 24);
 
 }  // namespace
 
+Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) {
+    if (!flows_->uses_device_hash() || (segment.ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0)
+        return flows_->find(tuple);
+    // The NIC hashed this tuple with the table's own key: no hashing here.
+    if (Tcb* t = flows_->find_with_device_hash(tuple, segment.hash.rss))
+        return t;
+    // A miss is rare (a SYN, a stray segment), so it can afford to check the device's hash:
+    // correctness never rests on a NIC reporting the hash it was told to compute.
+    Tcb* t = flows_->find(tuple);
+    if (t != nullptr)
+        counters_.flow_device_hash_mismatches += 1;
+    return t;
+}
+
 void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     counters_.tcp_segments_received += 1;
     const bool device_checked = net_.offloads().rx_tcp &&
@@ -42,7 +56,7 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
 
     const auto tuple = flow::FourTuple::make(ip.destination, th->destination_port, ip.source,
                                              th->source_port);
-    Tcb* t = flows_->find(tuple);
+    Tcb* t = find_flow(tuple, *segment);
     if (t != nullptr && t->state == TcpState::TimeWait && th->has(kSyn) && !th->has(kAck) &&
         timewait_allows_new_syn(*t, *th)) {
         // RFC 6191 (and RFC 9293 3.10.7.4's note on TIME-WAIT): a new incarnation may start.

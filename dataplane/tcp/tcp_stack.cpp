@@ -17,9 +17,11 @@ Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(const TcpConfig&
                                                                 NetStack& net, rte_mempool* pool,
                                                                 WorkerCounters& counters,
                                                                 const Clock& clock,
-                                                                const std::string& name) {
+                                                                const std::string& name,
+                                                                const flow::RssModel* device_rss) {
     std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
-    auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections);
+    auto flows =
+        flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
     if (!flows)
         return Unexpected{flows.error()};
     stack->flows_ = std::move(flows.value());

@@ -42,7 +42,9 @@ class TcpStack final : public TransportReceiver {
                                                                  NetStack& net, rte_mempool* pool,
                                                                  WorkerCounters& counters,
                                                                  const Clock& clock,
-                                                                 const std::string& name);
+                                                                 const std::string& name,
+                                                                 const flow::RssModel* device_rss =
+                                                                     nullptr);
     ~TcpStack() override;
 
     // From NetStack: a segment for our address; data starts at the TCP header. Takes ownership.
@@ -99,6 +101,8 @@ class TcpStack final : public TransportReceiver {
         return t.generation == generation && t.state != TcpState::Closed;
     }
     Listener* find_listener(std::uint16_t port);
+    // The connection a received segment belongs to, reusing the device's RSS hash when it has one.
+    Tcb* find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment);
     std::uint16_t pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t port);
     void initialise_send_side(Tcb& t);
     void apply_syn_options(Tcb& t, const wire::TcpHeader& th);

@@ -73,7 +73,8 @@ void TcpFixture::start(const tcp::TcpConfig& config) {
     auto net = NetStack::create(ic, nc, {}, packet_pool(), *tx_, counters_, clock_, name);
     ASSERT_TRUE(net.has_value()) << net.error();
     net_ = std::move(net.value());
-    auto tcp = tcp::TcpStack::create(config_, *net_, packet_pool(), counters_, clock_, name);
+    auto tcp =
+        tcp::TcpStack::create(config_, *net_, packet_pool(), counters_, clock_, name, device_rss_);
     ASSERT_TRUE(tcp.has_value()) << tcp.error();
     tcp_ = std::move(tcp.value());
     ASSERT_TRUE(tcp_->listen(kServerPort, &handler_).ok());
@@ -127,7 +128,12 @@ void TcpFixture::inject(const Seg& s) {
     std::copy(
         segment.begin(), segment.end(),
         frame.begin() + static_cast<std::ptrdiff_t>(eth.length() + wire::Ipv4Header::kMinLength));
-    net_->receive(make_mbuf(frame));
+    rte_mbuf* m = make_mbuf(frame);
+    if (s.device_hash) {
+        m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+        m->hash.rss = *s.device_hash;
+    }
+    net_->receive(m);
 }
 
 std::vector<Sent> TcpFixture::take() {

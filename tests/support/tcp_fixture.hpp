@@ -31,6 +31,8 @@ struct Seg {
     std::vector<std::byte> payload{};
     std::uint16_t source_port = kPeerPort;
     std::uint16_t destination_port = kServerPort;
+    // The RSS hash a NIC would have put in the mbuf (RTE_MBUF_F_RX_RSS_HASH); none when empty.
+    std::optional<std::uint32_t> device_hash{};
 };
 
 // A segment the engine sent.
@@ -97,6 +99,8 @@ class TcpFixture : public ::testing::Test {
         return *tcp_;
     }
     tcp::TcpConfig config_;
+    // Set before the stack starts: the RSS the "device" was programmed with.
+    const flow::RssModel* device_rss_ = nullptr;
     ManualClock clock_{std::chrono::seconds(1000)};
     WorkerCounters counters_;
     RecordingHandler handler_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "dataplane/flow/rss_model.hpp"
 #include "tests/support/tcp_fixture.hpp"
 
 namespace sluice::test {
@@ -785,6 +786,58 @@ TEST_F(TcpBehaviour, ListenBacklogDropsSynsBeyondIt) {
     inject(Seg{.flags = kSyn, .seq = peer_seq, .source_port = 41003});
     EXPECT_TRUE(expect_one().has(kSyn));
     EXPECT_EQ(counters_.dropped(DropReason::TcpListenOverflow), 1u);
+}
+
+// --- the flow lookup reuses the NIC's RSS hash ---
+
+class TcpWithDeviceRss : public TcpBehaviour {
+  protected:
+    TcpWithDeviceRss() { device_rss_ = &rss_; }
+    // What the NIC writes into the mbuf for a segment from the peer to us.
+    std::uint32_t nic_hash() const {
+        return rss_.hash(kPeerIp.host(), kOurIp.host(), peer_port, kServerPort);
+    }
+    void peer_sends_hashed(const std::vector<std::byte>& payload, std::uint32_t hash) {
+        inject(Seg{.seq = peer_seq,
+                   .ack = our_seq,
+                   .payload = payload,
+                   .source_port = peer_port,
+                   .device_hash = hash});
+        peer_seq += static_cast<std::uint32_t>(payload.size());
+    }
+    flow::RssModel rss_{flow::RssModel::symmetric_key(), flow::RssModel::round_robin_table(2, 128)};
+};
+
+TEST_F(TcpWithDeviceRss, SegmentIsFoundByTheHashTheNicComputed) {
+    auto c = establish_passive();
+    peer_sends_hashed(bytes("hashed by the nic"), nic_hash());
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(handler_.received, bytes("hashed by the nic"));
+    EXPECT_EQ(counters_.flow_device_hash_mismatches, 0u)
+        << "the device's hash located the connection with no software hash";
+}
+
+TEST_F(TcpWithDeviceRss, AWrongDeviceHashIsCaughtAndTheSegmentStillArrives) {
+    auto c = establish_passive();
+    peer_sends_hashed(bytes("bad hash"), ~nic_hash());
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(handler_.received, bytes("bad hash"));
+    EXPECT_EQ(counters_.flow_device_hash_mismatches, 1u)
+        << "the lookup used the mbuf's hash, missed, and fell back to hashing the tuple";
+    for (const Sent& s : take())
+        EXPECT_FALSE(s.has(kRst));
+}
+
+TEST_F(TcpBehaviour, WithoutAKnownRssTheMbufHashIsIgnored) {
+    auto c = establish_passive();
+    inject(Seg{.seq = peer_seq,
+               .ack = our_seq,
+               .payload = bytes("crc"),
+               .source_port = peer_port,
+               .device_hash = 12345});
+    EXPECT_TRUE(c.valid());
+    EXPECT_EQ(handler_.received, bytes("crc"));
+    EXPECT_EQ(counters_.flow_device_hash_mismatches, 0u);
 }
 
 }  // namespace
