@@ -9,7 +9,7 @@ SLUICE_PACKAGES=(
   libsodium-dev libgtest-dev libbenchmark-dev
   python3 python3-pytest python3-scapy
   iproute2 iputils-ping iputils-arping ethtool iptables procps
-  curl wrk netcat-openbsd
+  curl wrk netcat-openbsd gnuplot-nox
 )
 
 die() { echo "sluice: $*" >&2; exit 1; }
@@ -37,6 +37,8 @@ build_tree() {
   local dir=$1; shift
   if [ ! -f "$SLUICE_ROOT/$dir/build.ninja" ]; then
     meson setup "$SLUICE_ROOT/$dir" "$SLUICE_ROOT" "$@" >/dev/null || die "meson setup $dir failed"
+  else
+    meson configure "$SLUICE_ROOT/$dir" "$@" >/dev/null || die "meson configure $dir failed"
   fi
   ninja -C "$SLUICE_ROOT/$dir" >/dev/null || { ninja -C "$SLUICE_ROOT/$dir"; die "build of $dir failed"; }
 }

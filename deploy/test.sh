@@ -11,8 +11,8 @@ ensure_packages
 RESULTS=$(mktemp -d /tmp/sluice-results.XXXXXX)
 trap 'rm -rf "$RESULTS"' EXIT
 
-echo "== build: release tree (build/) and sanitizer tree (build-asan/)"
-build_tree build -Dbenchmarks=false
+echo "== build: release tree with the benchmarks (build/) and sanitizer tree (build-asan/)"
+build_tree build -Dbenchmarks=true
 build_tree build-asan -Dbenchmarks=false -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "== unit tests"
