@@ -70,6 +70,7 @@ ControlPlane::~ControlPlane() {
 }
 
 std::vector<PortBlock> ControlPlane::lend_now(std::uint16_t w, std::size_t blocks) {
+    const std::lock_guard hold(mutex_);
     std::vector<PortBlock> lent;
     for (std::size_t i = 0; i < blocks; ++i) {
         auto b = ports_.lend(w);
@@ -80,7 +81,44 @@ std::vector<PortBlock> ControlPlane::lend_now(std::uint16_t w, std::size_t block
     return lent;
 }
 
+ControlPlane::PortSpaceReport ControlPlane::port_report() const {
+    const std::lock_guard hold(mutex_);
+    PortSpaceReport r;
+    r.first_port = ports_.first_port();
+    r.last_port = ports_.last_port();
+    r.addresses = ports_.addresses();
+    r.block_size = EphemeralPortAllocator::kBlockSize;
+    r.blocks_total = ports_.blocks_total();
+    r.blocks_lent = ports_.blocks_lent();
+    r.blocks_by_worker = ports_.blocks_by_worker();
+    r.blocks_by_worker.resize(workers_, 0);
+    r.refills_answered = refills_;
+    r.refills_refused = refused_;
+    return r;
+}
+
+void ControlPlane::post(ListenOrder* order) {
+    const std::lock_guard hold(mutex_);
+    orders_.emplace_back(order, 0);
+}
+
 void ControlPlane::poll() {
+    const std::lock_guard hold(mutex_);
+    // The control loop is the only producer on each worker's ring: orders posted from other
+    // threads travel through here. A full ring keeps the rest of an order for the next turn.
+    for (auto& [order, reached] : orders_) {
+        while (reached < workers_) {
+            const std::uintptr_t word =
+                control_message::kListenOrder | reinterpret_cast<std::uintptr_t>(order);
+            // One place stays free for the answer to the worker's one outstanding refill request.
+            if (rte_ring_free_count(from_control_[reached]) < 2 ||
+                rte_ring_sp_enqueue(from_control_[reached], reinterpret_cast<void*>(word)) != 0) {
+                break;
+            }
+            ++reached;
+        }
+    }
+    std::erase_if(orders_, [&](const auto& o) { return o.second == workers_; });
     for (std::uint16_t w = 0; w < workers_; ++w) {
         void* item = nullptr;
         while (rte_ring_sc_dequeue(to_control_[w], &item) == 0) {

@@ -5,6 +5,8 @@
 // or a plain thread when every lcore polls a queue).
 #pragma once
 
+#include <mutex>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,8 +38,11 @@ class ControlPlane final : public PortOwnership {
 
     // Lends `blocks` blocks to worker w directly: for the start, before any worker runs.
     std::vector<PortBlock> lend_now(std::uint16_t w, std::size_t blocks);
-    // Answers pending requests. Cheap when there are none.
+    // Answers pending requests and passes on posted listen orders. Cheap when there are none.
     void poll();
+    // From any thread: `order` goes to every worker on the control loop's next turn. The caller
+    // keeps it alive until order->done reaches the number of workers.
+    void post(ListenOrder* order);
 
     int owner_of(wire::Ipv4Address address, std::uint16_t port) const override {
         return ports_.owner_of(address, port);
@@ -45,6 +50,20 @@ class ControlPlane final : public PortOwnership {
     const EphemeralPortAllocator& ports() const { return ports_; }
     std::uint64_t refills_answered() const { return refills_; }
     std::uint64_t refills_refused() const { return refused_; }
+
+    // The port space as it is now, for telemetry (another thread than the control loop's).
+    struct PortSpaceReport {
+        std::uint16_t first_port = 0;
+        std::uint16_t last_port = 0;
+        std::vector<wire::Ipv4Address> addresses;
+        std::size_t block_size = 0;
+        std::size_t blocks_total = 0;
+        std::size_t blocks_lent = 0;
+        std::vector<std::size_t> blocks_by_worker;
+        std::uint64_t refills_answered = 0;
+        std::uint64_t refills_refused = 0;
+    };
+    PortSpaceReport port_report() const;
 
   private:
     ControlPlane(std::uint16_t workers, std::vector<wire::Ipv4Address> addresses,
@@ -56,8 +75,12 @@ class ControlPlane final : public PortOwnership {
     std::vector<rte_ring*> to_control_;
     std::vector<rte_ring*> from_control_;
     std::vector<rte_ring*> mesh_;  // [from * workers + to]
+    // Held by the control loop while it lends and by port_report(); never by a worker.
+    mutable std::mutex mutex_;
     std::uint64_t refills_ = 0;
     std::uint64_t refused_ = 0;
+    // Orders not yet on every worker's ring, and how many workers each has reached.
+    std::vector<std::pair<ListenOrder*, std::uint16_t>> orders_;
 };
 
 }  // namespace sluice::control

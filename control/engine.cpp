@@ -129,6 +129,19 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
 
     if (auto st = engine->start_services(); !st)
         return Unexpected{st.error()};
+    TelemetrySources sources;
+    for (auto& w : engine->workers_)
+        sources.workers.push_back(w.get());
+    sources.control = engine->control_.get();
+    sources.listeners = engine->listeners_.get();
+    sources.pool = engine->pool_;
+    sources.steering = engine->steering_report_;
+    Engine* self = engine.get();
+    sources.listen = [self](const std::string& service, std::uint16_t port) {
+        return self->listen_at_runtime(service, port);
+    };
+    sources.unlisten = [self](std::uint16_t port) { return self->unlisten_at_runtime(port); };
+    engine->telemetry_ = Telemetry::attach(std::move(sources));
     if (options.connect_ip) {
         // The client runs on worker 0, started before the worker runs and then polled by it, so
         // nothing else ever touches that worker's stack.
@@ -151,12 +164,24 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     return engine;
 }
 
+std::unique_ptr<api::ListenHandler> Engine::make_service(ServiceKind kind,
+                                                         const tcp::TcpStack& tcp) const {
+    switch (kind) {
+        case ServiceKind::Echo:
+            return std::make_unique<services::EchoService>(tcp.slot_count());
+        case ServiceKind::Discard:
+            return std::make_unique<services::DiscardService>();
+        case ServiceKind::Source:
+            return std::make_unique<services::SourceService>(options_.source_bytes);
+        case ServiceKind::Http:
+            return std::make_unique<services::HttpService>(options_.http_body, tcp.slot_count());
+    }
+    return nullptr;
+}
+
 Status<std::string> Engine::start_services() {
     for (const ServiceOption& s : options_.services) {
-        const char* kind = s.kind == ServiceKind::Echo      ? "echo"
-                           : s.kind == ServiceKind::Discard ? "discard"
-                           : s.kind == ServiceKind::Source  ? "source"
-                                                            : "http";
+        const char* kind = service_name(s.kind);
         auto held = listeners_->add(wire::Ipv4Address{}, s.port, std::string("service ") + kind);
         if (!held)
             return Unexpected{"--serve " + std::string(kind) + ":" + std::to_string(s.port) + ": " +
@@ -164,22 +189,7 @@ Status<std::string> Engine::start_services() {
         // Installed on every worker, so each accepts what RSS brings it.
         for (auto& worker : workers_) {
             tcp::TcpStack& tcp = worker->tcp();
-            std::unique_ptr<api::ListenHandler> service;
-            switch (s.kind) {
-                case ServiceKind::Echo:
-                    service = std::make_unique<services::EchoService>(tcp.slot_count());
-                    break;
-                case ServiceKind::Discard:
-                    service = std::make_unique<services::DiscardService>();
-                    break;
-                case ServiceKind::Source:
-                    service = std::make_unique<services::SourceService>(options_.source_bytes);
-                    break;
-                case ServiceKind::Http:
-                    service = std::make_unique<services::HttpService>(options_.http_body,
-                                                                      tcp.slot_count());
-                    break;
-            }
+            std::unique_ptr<api::ListenHandler> service = make_service(s.kind, tcp);
             if (auto st = tcp.listen(*held, service.get()); !st) {
                 return Unexpected{"--serve port " + std::to_string(*held) + ": " +
                                   std::strerror(st.error())};
@@ -190,7 +200,63 @@ Status<std::string> Engine::start_services() {
     return {};
 }
 
+Result<std::uint16_t, std::string> Engine::listen_at_runtime(const std::string& service,
+                                                             std::uint16_t port) {
+    const std::optional<ServiceKind> kind = service_kind_named(service);
+    if (!kind) {
+        return Unexpected{"unknown service '" + service + "': one of echo, discard, source, http"};
+    }
+    auto held = listeners_->add(wire::Ipv4Address{}, port, "service " + service);
+    if (!held)
+        return Unexpected{held.error().message};
+    auto order = std::make_unique<ListenOrder>();
+    order->port = *held;
+    for (auto& worker : workers_) {
+        std::unique_ptr<api::ListenHandler> s = make_service(*kind, worker->tcp());
+        order->handlers.push_back(s.get());
+        runtime_services_.push_back(std::move(s));
+    }
+    if (auto st = carry_out(std::move(order)); !st) {
+        listeners_->remove(wire::Ipv4Address{}, *held);
+        return Unexpected{st.error()};
+    }
+    SLUICE_LOG(INFO, control, "listening on port %u (service %s), on every worker", *held,
+               service.c_str());
+    return *held;
+}
+
+Status<std::string> Engine::unlisten_at_runtime(std::uint16_t port) {
+    if (!listeners_->remove(wire::Ipv4Address{}, port))
+        return Unexpected{"nothing listens on port " + std::to_string(port)};
+    auto order = std::make_unique<ListenOrder>();
+    order->port = port;
+    order->remove = true;
+    if (auto st = carry_out(std::move(order)); !st)
+        return st;
+    SLUICE_LOG(INFO, control, "no longer listening on port %u", port);
+    return {};
+}
+
+Status<std::string> Engine::carry_out(std::unique_ptr<ListenOrder> order) {
+    ListenOrder& o = *order;
+    // Kept until the engine ends: a worker that answers after the wait below still finds it.
+    orders_.push_back(std::move(order));
+    control_->post(&o);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (o.done.load(std::memory_order_acquire) < workers_.size()) {
+        if (std::chrono::steady_clock::now() >= deadline)
+            return Unexpected{std::string("the workers did not answer within 2 s")};
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (o.failed.load() != 0) {
+        return Unexpected{std::to_string(o.failed.load()) + " worker(s) refused port " +
+                          std::to_string(o.port)};
+    }
+    return {};
+}
+
 Engine::~Engine() {
+    telemetry_.reset();  // no command may look at what is released below
     workers_.clear();
     port_.reset();
     control_.reset();  // its rings may still hold packets of the pool

@@ -13,6 +13,7 @@
 #include "control/config/options.hpp"
 #include "control/control_plane.hpp"
 #include "control/listen_registry.hpp"
+#include "control/telemetry.hpp"
 #include "dataplane/flow/rss_model.hpp"
 #include "dataplane/services/client_fleet.hpp"
 #include "dataplane/services/http_service.hpp"
@@ -45,6 +46,14 @@ class Engine {
     Engine() = default;
 
     Status<std::string> start_services();
+    std::unique_ptr<api::ListenHandler> make_service(ServiceKind kind,
+                                                     const tcp::TcpStack& tcp) const;
+    // At run time (from telemetry): through the listen registry, then on every worker via the
+    // control plane's rings. The answer is the port held, or a message for the operator.
+    Result<std::uint16_t, std::string> listen_at_runtime(const std::string& service,
+                                                         std::uint16_t port);
+    Status<std::string> unlisten_at_runtime(std::uint16_t port);
+    Status<std::string> carry_out(std::unique_ptr<ListenOrder> order);
     // The control loop's turn: refills, and whether it is time to stop.
     bool control_turn();
     void run_on_lcores(std::atomic<bool>& stop, const std::vector<unsigned>& lcores,
@@ -65,6 +74,11 @@ class Engine {
     std::chrono::steady_clock::time_point deadline_;
     std::unique_ptr<services::ClientFleet> client_;
     std::unique_ptr<Poller> client_poller_;
+    // Listeners added while running, and the orders that installed or removed them. Only the
+    // telemetry thread touches these (its commands run one at a time).
+    std::vector<std::unique_ptr<api::ListenHandler>> runtime_services_;
+    std::vector<std::unique_ptr<ListenOrder>> orders_;
+    std::unique_ptr<Telemetry> telemetry_;
 };
 
 }  // namespace sluice::control

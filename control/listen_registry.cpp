@@ -18,6 +18,7 @@ const ListenEntry* ListenRegistry::conflicting(wire::Ipv4Address address,
 Result<std::uint16_t, ListenError> ListenRegistry::add(wire::Ipv4Address address,
                                                        std::uint16_t port,
                                                        const std::string& holder) {
+    const std::lock_guard hold(mutex_);
     if (port == 0) {
         // Like bind() to port 0: any free port, here from the unprivileged ports below the
         // ephemeral range (those above are connect()'s).
@@ -51,6 +52,7 @@ Result<std::uint16_t, ListenError> ListenRegistry::add(wire::Ipv4Address address
 }
 
 bool ListenRegistry::remove(wire::Ipv4Address address, std::uint16_t port) {
+    const std::lock_guard hold(mutex_);
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
         if (it->port == port && it->address == address) {
             entries_.erase(it);

@@ -5,6 +5,8 @@
 // are refused with EADDRINUSE, since connect() hands them out.
 #pragma once
 
+#include <mutex>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,7 +40,11 @@ class ListenRegistry {
     Result<std::uint16_t, ListenError> add(wire::Ipv4Address address, std::uint16_t port,
                                            const std::string& holder);
     bool remove(wire::Ipv4Address address, std::uint16_t port);
-    const std::vector<ListenEntry>& entries() const { return entries_; }
+    // A copy: the registry may change (runtime listen) while the caller looks.
+    std::vector<ListenEntry> entries() const {
+        const std::lock_guard hold(mutex_);
+        return entries_;
+    }
 
   private:
     const ListenEntry* conflicting(wire::Ipv4Address address, std::uint16_t port) const;
@@ -46,6 +52,9 @@ class ListenRegistry {
     std::uint16_t ephemeral_first_;
     std::uint16_t ephemeral_last_;
     bool allow_privileged_;
+    // Start-up, the telemetry thread (sluicectl listen/unlisten) and the control loop may all ask;
+    // workers never do, so the lock is never on a fast path.
+    mutable std::mutex mutex_;
     std::vector<ListenEntry> entries_;
 };
 

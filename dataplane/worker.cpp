@@ -51,6 +51,8 @@ std::uint16_t Worker::poll_once() {
     net_->poll_timers();
     tcp_->poll_timers();
     tx_.flush();
+    if (inspection_.asked())
+        inspection_.answer(counters_, *tcp_, links_ != nullptr ? &links_->ports() : nullptr);
     return n;
 }
 

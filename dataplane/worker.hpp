@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/buffers/tx_batch.hpp"
+#include "dataplane/multicore/inspection.hpp"
 #include "dataplane/multicore/worker_links.hpp"
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/stats/counters.hpp"
@@ -64,6 +65,8 @@ class Worker {
     tcp::TcpStack& tcp() { return *tcp_; }
     const WorkerCounters& counters() const { return counters_; }
     std::uint16_t id() const { return config_.id; }
+    // For other threads: a consistent snapshot of this worker, taken between two loop turns.
+    InspectionMailbox& inspection() { return inspection_; }
 
   private:
     Worker(const WorkerConfig& config, const Clock& clock);
@@ -76,6 +79,7 @@ class Worker {
     std::unique_ptr<tcp::TcpStack> tcp_;
     std::unique_ptr<WorkerLinks> links_;
     Poller* poller_ = nullptr;
+    InspectionMailbox inspection_;
 };
 
 }  // namespace sluice

@@ -234,6 +234,33 @@ Refusal set_steering(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+}  // namespace
+
+std::optional<ServiceKind> service_kind_named(std::string_view name) {
+    for (const ServiceKind k :
+         {ServiceKind::Echo, ServiceKind::Discard, ServiceKind::Source, ServiceKind::Http}) {
+        if (name == service_name(k))
+            return k;
+    }
+    return std::nullopt;
+}
+
+const char* service_name(ServiceKind kind) {
+    switch (kind) {
+        case ServiceKind::Echo:
+            return "echo";
+        case ServiceKind::Discard:
+            return "discard";
+        case ServiceKind::Source:
+            return "source";
+        case ServiceKind::Http:
+            return "http";
+    }
+    return "?";
+}
+
+namespace {
+
 Refusal add_service(EngineOptions& o, const std::string& value) {
     const std::size_t colon = value.find(':');
     const std::string kind = value.substr(0, colon);
@@ -242,18 +269,10 @@ Refusal add_service(EngineOptions& o, const std::string& value) {
         colon == std::string::npos
             ? 0
             : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535).value_or(0);
-    ServiceKind k;
-    if (kind == "echo") {
-        k = ServiceKind::Echo;
-    } else if (kind == "discard") {
-        k = ServiceKind::Discard;
-    } else if (kind == "source") {
-        k = ServiceKind::Source;
-    } else if (kind == "http") {
-        k = ServiceKind::Http;
-    } else {
+    const std::optional<ServiceKind> named = service_kind_named(kind);
+    if (!named)
         return "the service must be echo, discard, source or http, as KIND:PORT (e.g. http:80)";
-    }
+    const ServiceKind k = *named;
     if (port == 0)
         return "expected KIND:PORT with a port from 1 to 65535, e.g. http:80";
     for (const ServiceOption& s : o.services) {

@@ -17,6 +17,9 @@
 namespace sluice::control {
 
 enum class ServiceKind : std::uint8_t { Echo, Discard, Source, Http };
+// "echo", "discard", "source", "http": as --serve and `sluicectl listen` spell them.
+std::optional<ServiceKind> service_kind_named(std::string_view name);
+const char* service_name(ServiceKind kind);
 
 struct ServiceOption {
     ServiceKind kind;

@@ -44,6 +44,7 @@ struct ConnectionInfo {
     std::uint32_t receive_queue_bytes;
     std::uint32_t bytes_in_flight;
     std::uint32_t cwnd;
+    std::uint32_t ssthresh;
     std::uint32_t send_window;
     std::uint16_t mss;
     Nanos srtt;

@@ -64,6 +64,9 @@ class FlowTable {
         return static_cast<std::uint32_t>(&e - entries_.data());
     }
     Entry* at(std::uint32_t slot) { return slot < entries_.size() ? &entries_[slot] : nullptr; }
+    const Entry* at(std::uint32_t slot) const {
+        return slot < entries_.size() ? &entries_[slot] : nullptr;
+    }
     std::size_t slots() const { return entries_.size(); }
     void erase(const FourTuple& key) { index_->erase(key); }
     std::uint32_t size() const { return index_->size(); }

@@ -50,6 +50,10 @@ void WorkerLinks::poll() {
         void* item = nullptr;
         while (rte_ring_sc_dequeue(config_.from_control, &item) == 0) {
             const auto word = reinterpret_cast<std::uintptr_t>(item);
+            if ((word & control_message::kListenOrder) != 0) {
+                carry_out(*reinterpret_cast<ListenOrder*>(word & ~control_message::kListenOrder));
+                continue;
+            }
             refill_pending_ = false;
             if ((word & control_message::kNoMorePorts) != 0)
                 continue;
@@ -57,6 +61,19 @@ void WorkerLinks::poll() {
                       static_cast<std::uint16_t>(word));
         }
     }
+}
+
+void WorkerLinks::carry_out(ListenOrder& order) {
+    bool ok = false;
+    if (order.remove) {
+        ok = tcp_->unlisten(order.port).ok();
+    } else if (config_.worker < order.handlers.size()) {
+        ok = tcp_->listen(order.port, order.handlers[config_.worker]).ok();
+    }
+    if (!ok)
+        order.failed.fetch_add(1, std::memory_order_relaxed);
+    // Release: the poster, seeing every worker done, also sees what they did.
+    order.done.fetch_add(1, std::memory_order_release);
 }
 
 void WorkerLinks::request_refill() {

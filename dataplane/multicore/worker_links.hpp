@@ -7,6 +7,8 @@
 // only uses ports whose return 4-tuple hashes to this worker's queue, so steering stays idle.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -37,7 +39,21 @@ namespace control_message {
 inline constexpr std::uint64_t kRefillRequest = std::uint64_t{1} << 62;
 // control plane -> worker: a PortBlock::pack()ed block, or kNoMorePorts when the space is spent.
 inline constexpr std::uint64_t kNoMorePorts = std::uint64_t{1} << 61;
+// control plane -> worker: a ListenOrder's address (user-space pointers stay below bit 47).
+inline constexpr std::uint64_t kListenOrder = std::uint64_t{1} << 60;
 }  // namespace control_message
+
+// A listener to install on (or remove from) every worker at run time, after the listen registry
+// has accepted it (control/listen_registry.hpp). The control plane passes its address to each
+// worker; each worker acts on its own stack and counts itself done. Owned by whoever posted it,
+// and kept alive until every worker is done.
+struct ListenOrder {
+    std::uint16_t port = 0;
+    bool remove = false;                        // unlisten; established connections stay
+    std::vector<api::ListenHandler*> handlers;  // [worker], for install
+    std::atomic<std::uint16_t> done{0};
+    std::atomic<std::uint16_t> failed{0};
+};
 
 struct WorkerLinksConfig {
     std::uint16_t worker = 0;
@@ -79,6 +95,7 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
 
   private:
     void request_refill();
+    void carry_out(ListenOrder& order);
 
     WorkerLinksConfig config_;
     WorkerCounters& counters_;

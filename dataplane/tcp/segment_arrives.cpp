@@ -37,14 +37,15 @@ Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) 
 
 void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     counters_.tcp_segments_received += 1;
-    const bool device_checked = net_.offloads().rx_tcp &&
-                                (segment->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) ==
-                                    RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+    const bool device_checked =
+        net_.offloads().rx_tcp &&
+        (segment->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
     const std::span<const std::byte> bytes(rte_pktmbuf_mtod(segment, const std::byte*),
                                            segment->data_len);
-    const auto th = wire::TcpHeader::parse(
-        bytes, ip.source, ip.destination,
-        device_checked ? wire::TransportChecksum::VerifiedByDevice : wire::TransportChecksum::Verify);
+    const auto th =
+        wire::TcpHeader::parse(bytes, ip.source, ip.destination,
+                               device_checked ? wire::TransportChecksum::VerifiedByDevice
+                                              : wire::TransportChecksum::Verify);
     if (!th) {
         counters_.drop(th.error());
         rte_pktmbuf_free(segment);
@@ -54,8 +55,8 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     const std::uint32_t payload = segment->data_len;
     counters_.tcp_bytes_received += payload;
 
-    const auto tuple = flow::FourTuple::make(ip.destination, th->destination_port, ip.source,
-                                             th->source_port);
+    const auto tuple =
+        flow::FourTuple::make(ip.destination, th->destination_port, ip.source, th->source_port);
     Tcb* t = find_flow(tuple, *segment);
     if (t != nullptr && t->state == TcpState::TimeWait && th->has(kSyn) && !th->has(kAck) &&
         timewait_allows_new_syn(*t, *th)) {
@@ -68,10 +69,11 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
         if (listener == nullptr && arrangements_ != nullptr) {
             // Perhaps another worker's connection (an active open whose answers RSS did not bring
             // back to us): the whole frame goes to its owner, which parses it again.
-            const auto headers = static_cast<std::uint16_t>(segment->l2_len + segment->l3_len +
-                                                            th->header_length);
+            const auto headers =
+                static_cast<std::uint16_t>(segment->l2_len + segment->l3_len + th->header_length);
             if (rte_pktmbuf_prepend(segment, headers) != nullptr) {
-                if (arrangements_->steer(segment, tuple)) return;
+                if (arrangements_->steer(segment, tuple))
+                    return;
                 rte_pktmbuf_adj(segment, headers);
             }
         }
@@ -93,7 +95,8 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
 }
 
 bool TcpStack::timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) const {
-    if (t.ts_ok && th.options.timestamps) return th.options.timestamps->value > t.ts_recent;
+    if (t.ts_ok && th.options.timestamps)
+        return th.options.timestamps->value > t.ts_recent;
     return th.seq > t.rcv_nxt;
 }
 
@@ -101,13 +104,15 @@ bool TcpStack::timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) 
 void TcpStack::segment_for_no_connection(const wire::TcpHeader& th, const wire::Ipv4Header& ip,
                                          std::uint32_t payload_length) {
     counters_.drop(DropReason::TcpNoConnection);
-    if (th.has(kRst)) return;
+    if (th.has(kRst))
+        return;
     const auto tuple =
         flow::FourTuple::make(ip.destination, th.destination_port, ip.source, th.source_port);
     if (th.has(kAck)) {
         send_reset(tuple, th.ack, SeqNum(0), /*with_ack=*/false);
     } else {
-        send_reset(tuple, SeqNum(0), th.seq + segment_length(th, payload_length), /*with_ack=*/true);
+        send_reset(tuple, SeqNum(0), th.seq + segment_length(th, payload_length),
+                   /*with_ack=*/true);
     }
 }
 
@@ -164,7 +169,8 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
     const bool ack_acceptable = th.has(kAck) && th.ack > t.iss && th.ack <= t.snd_max;
     if (th.has(kAck) && !ack_acceptable) {
         counters_.drop(DropReason::TcpBadAck);
-        if (!th.has(kRst)) send_reset(t.tuple, th.ack, SeqNum(0), /*with_ack=*/false);
+        if (!th.has(kRst))
+            send_reset(t.tuple, th.ack, SeqNum(0), /*with_ack=*/false);
         return;
     }
     // second: RST. Only one that acknowledges our SYN is believed (RFC 5961 3's spirit).
@@ -193,15 +199,18 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
     t.snd_wl2 = th.ack;
     if (ack_acceptable) {
         t.snd_una = th.ack;
-        if (t.rtt_timing && th.ack > t.rtt_seq) t.rtt.sample(clock_.now() - t.rtt_start);
+        if (t.rtt_timing && th.ack > t.rtt_seq)
+            t.rtt.sample(clock_.now() - t.rtt_start);
         t.rtt_timing = false;
         t.retries = 0;
         set_state(t, TcpState::Established);
         send_ack(t);
         rearm_timer(t);
         const std::uint32_t generation = t.generation;
-        if (t.handler != nullptr) t.handler->on_connected(handle_of(t));
-        if (alive(t, generation)) output(t);
+        if (t.handler != nullptr)
+            t.handler->on_connected(handle_of(t));
+        if (alive(t, generation))
+            output(t);
         return;
     }
     // Simultaneous open (RFC 9293 3.5, figure 8): SYN-RECEIVED, and our SYN again with an ACK.
@@ -212,9 +221,11 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
 
 bool TcpStack::paws_rejects(Tcb& t, const wire::TcpHeader& th) {
     // RFC 7323 5.3 R1: a timestamp older than TS.Recent marks an old duplicate.
-    if (!t.ts_ok || !th.options.timestamps || th.has(kRst)) return false;
+    if (!t.ts_ok || !th.options.timestamps || th.has(kRst))
+        return false;
     const auto delta = static_cast<std::int32_t>(th.options.timestamps->value - t.ts_recent);
-    if (delta >= 0) return false;
+    if (delta >= 0)
+        return false;
     if (clock_.now() - t.ts_recent_time > kPawsIdleLimit) {
         // R1's exception: after 24 idle days TS.Recent is stale; take the new value instead.
         t.ts_recent = th.options.timestamps->value;
@@ -226,7 +237,8 @@ bool TcpStack::paws_rejects(Tcb& t, const wire::TcpHeader& th) {
 
 void TcpStack::update_ts_recent(Tcb& t, const wire::TcpHeader& th) {
     // RFC 7323 4.3 (2): TS.Recent from a segment that covers Last.ACK.sent.
-    if (!t.ts_ok || !th.options.timestamps) return;
+    if (!t.ts_ok || !th.options.timestamps)
+        return;
     if (th.seq <= t.last_ack_sent &&
         static_cast<std::int32_t>(th.options.timestamps->value - t.ts_recent) >= 0) {
         t.ts_recent = th.options.timestamps->value;
@@ -272,7 +284,8 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
             return;
         }
         send_ack(t);
-        if (th.has(kFin)) enter_time_wait(t);
+        if (th.has(kFin))
+            enter_time_wait(t);
         return;
     }
 
@@ -285,11 +298,13 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     }
 
     // first: is the segment in the window?
-    const auto rcv_wnd = static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
+    const auto rcv_wnd =
+        static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
     if (!segment_acceptable(th.seq, seg_len, t.rcv_nxt, rcv_wnd)) {
         counters_.drop(DropReason::TcpNotAcceptable);
         rte_pktmbuf_free(payload);
-        if (!th.has(kRst)) send_ack(t);
+        if (!th.has(kRst))
+            send_ack(t);
         return;
     }
 
@@ -335,17 +350,21 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
 
     // seventh: text.
     process_text(t, th, payload);
-    if (payload != nullptr) rte_pktmbuf_free(payload);
-    if (!alive(t, generation)) return;
+    if (payload != nullptr)
+        rte_pktmbuf_free(payload);
+    if (!alive(t, generation))
+        return;
 
     // eighth: FIN, once everything before it has arrived.
     if (th.has(kFin) && th.seq + payload_length == t.rcv_nxt && !t.peer_fin) {
         process_fin(t);
-        if (!alive(t, generation)) return;
+        if (!alive(t, generation))
+            return;
     }
     output(t);
     // An ACK owed at once that no data segment carried goes out alone.
-    if (alive(t, generation) && t.ack_now) send_ack(t);
+    if (alive(t, generation) && t.ack_now)
+        send_ack(t);
 }
 
 // Step five. Returns false when the segment is to be dropped (or the connection ended).
@@ -369,18 +388,23 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
         rearm_timer(t);
         if (t.passive && t.handler == nullptr) {
             Listener* l = find_listener(t.tuple.local_port);
-            api::ConnectionHandler* h = l != nullptr ? l->handler->on_accept(handle_of(t)) : nullptr;
-            if (!alive(t, generation)) return false;
+            api::ConnectionHandler* h =
+                l != nullptr ? l->handler->on_accept(handle_of(t)) : nullptr;
+            if (!alive(t, generation))
+                return false;
             if (h == nullptr) {
                 abort(t);
                 return false;
             }
             t.handler = h;
             h->on_connected(handle_of(t));
-            if (!alive(t, generation)) return false;
+            if (!alive(t, generation))
+                return false;
         }
-        if (closing) output(t);  // the FIN that waited for the handshake
-        if (!alive(t, generation)) return false;
+        if (closing)
+            output(t);  // the FIN that waited for the handshake
+        if (!alive(t, generation))
+            return false;
     }
 
     // RFC 5961 5.2: an ACK for what was never sent, or older than any window we could have had,
@@ -401,8 +425,10 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
         const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
         // RTT: from the echoed timestamp (RFC 7323 4.1), else from the timed segment (Karn).
         if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
-            const auto ms = static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
-            if (ms >= 0) t.rtt.sample(std::chrono::milliseconds(ms));
+            const auto ms =
+                static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
+            if (ms >= 0)
+                t.rtt.sample(std::chrono::milliseconds(ms));
         } else if (t.rtt_timing && th.ack > t.rtt_seq) {
             t.rtt.sample(clock_.now() - t.rtt_start);
             t.rtt_timing = false;
@@ -411,7 +437,8 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
         const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
         t.send_queue.consume(data_acked);
         t.snd_una = th.ack;
-        if (t.snd_nxt < t.snd_una) t.snd_nxt = t.snd_una;
+        if (t.snd_nxt < t.snd_una)
+            t.snd_nxt = t.snd_una;
         t.retries = 0;
         t.dupacks = 0;
         // RFC 5681 3.1: slow start below ssthresh, then about one segment per round trip.
@@ -423,8 +450,10 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
         counters_.tcp_bytes_sent += data_acked;
         if (t.want_writable && send_space(t) > 0 && !t.fin_queued) {
             t.want_writable = false;
-            if (t.handler != nullptr && !t.app_closed) t.handler->on_writable(handle_of(t));
-            if (!alive(t, generation)) return false;
+            if (t.handler != nullptr && !t.app_closed)
+                t.handler->on_writable(handle_of(t));
+            if (!alive(t, generation))
+                return false;
         }
     } else if (th.ack == t.snd_una && t.bytes_in_flight() > 0 && window == t.snd_wnd &&
                payload_length == 0 && !th.has(kFin)) {
@@ -453,7 +482,8 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
 
     switch (t.state) {
         case TcpState::FinWait1:
-            if (t.fin_acked()) set_state(t, TcpState::FinWait2);
+            if (t.fin_acked())
+                set_state(t, TcpState::FinWait2);
             break;
         case TcpState::Closing:
             if (t.fin_acked()) {
@@ -476,7 +506,8 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
 
 // Step seven: in-order data goes to the application, out-of-order data is held.
 void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload) {
-    if (payload->data_len == 0) return;
+    if (payload->data_len == 0)
+        return;
     if (t.state != TcpState::Established && t.state != TcpState::FinWait1 &&
         t.state != TcpState::FinWait2) {
         return;  // after the peer's FIN, text is ignored
@@ -491,16 +522,19 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     const SeqNum window_end = t.rcv_adv;
     if (th.seq + payload->data_len > window_end) {
         const auto beyond = static_cast<std::uint32_t>((th.seq + payload->data_len) - window_end);
-        rte_pktmbuf_trim(payload, static_cast<std::uint16_t>(std::min<std::uint32_t>(beyond, payload->data_len)));
+        rte_pktmbuf_trim(payload, static_cast<std::uint16_t>(
+                                      std::min<std::uint32_t>(beyond, payload->data_len)));
     }
     const SeqNum before = t.rcv_nxt;
     const std::uint32_t length = payload->data_len;
-    const auto outcome = t.receive_queue.insert(payload, th.seq, t.rcv_nxt,
-                                                config_.max_out_of_order_segments);
+    const auto outcome =
+        t.receive_queue.insert(payload, th.seq, t.rcv_nxt, config_.max_out_of_order_segments);
     payload = nullptr;  // the queue owns it now
     t.rcv_nxt = outcome.rcv_nxt;
-    if (outcome.held) counters_.tcp_out_of_order_segments += 1;
-    if (outcome.dropped && th.seq > before) counters_.drop(DropReason::TcpOutOfOrderFull);
+    if (outcome.held)
+        counters_.tcp_out_of_order_segments += 1;
+    if (outcome.dropped && th.seq > before)
+        counters_.drop(DropReason::TcpOutOfOrderFull);
 
     if (t.rcv_nxt == before) {
         // Out of order or a duplicate: a duplicate ACK at once tells the sender (RFC 5681 4.2).
@@ -510,10 +544,11 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     // RFC 9293 3.8.6.3: ACK at least every second full-sized segment; at once when the segment
     // filled a gap or left one open (RFC 5681 4.2); otherwise within the delayed-ACK time.
     const bool filled_gap = static_cast<std::uint32_t>(t.rcv_nxt - before) > length;
-    const bool two_segments_owed = static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2u * our_mss_;
-    schedule_ack(t, filled_gap || two_segments_owed ||
-                        t.receive_queue.out_of_order_segments() > 0);
-    if (t.handler != nullptr) t.handler->on_readable(handle_of(t));
+    const bool two_segments_owed =
+        static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2u * our_mss_;
+    schedule_ack(t, filled_gap || two_segments_owed || t.receive_queue.out_of_order_segments() > 0);
+    if (t.handler != nullptr)
+        t.handler->on_readable(handle_of(t));
 }
 
 // Step eight.
@@ -539,7 +574,8 @@ void TcpStack::process_fin(Tcb& t) {
         default:
             break;
     }
-    if (t.handler != nullptr && !t.app_closed) t.handler->on_peer_closed(handle_of(t));
+    if (t.handler != nullptr && !t.app_closed)
+        t.handler->on_peer_closed(handle_of(t));
 }
 
 }  // namespace sluice::tcp

@@ -413,6 +413,7 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.receive_queue_bytes = t.receive_queue.readable();
     i.bytes_in_flight = t.bytes_in_flight();
     i.cwnd = t.cwnd;
+    i.ssthresh = t.ssthresh;
     i.send_window = t.snd_wnd;
     i.mss = t.snd_mss;
     i.srtt = t.rtt.srtt();
@@ -420,6 +421,19 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.rto = t.rtt.rto();
     i.retransmits = t.total_retransmits;
     return i;
+}
+
+std::size_t TcpStack::connections_page(std::size_t skip, std::span<api::ConnectionInfo> out) const {
+    std::size_t seen = 0;
+    std::size_t filled = 0;
+    for (std::uint32_t slot = 0; slot < flows_->slots() && filled < out.size(); ++slot) {
+        const Tcb& t = *flows_->at(slot);
+        if (t.state == TcpState::Closed)
+            continue;
+        if (seen++ >= skip)
+            out[filled++] = info(t);
+    }
+    return filled;
 }
 
 std::vector<api::ConnectionInfo> TcpStack::connections() {

@@ -72,6 +72,10 @@ class TcpStack final : public TransportReceiver {
     const TcpConfig& config() const { return config_; }
     // Every connection, for reports (not for the fast path).
     std::vector<api::ConnectionInfo> connections();
+    // Copies the connections after the first `skip` (in slot order) into `out`; returns how many.
+    // Allocates nothing: for inspecting a running worker (multicore/inspection.hpp).
+    std::size_t connections_page(std::size_t skip, std::span<api::ConnectionInfo> out) const;
+    std::uint32_t listener_count() const { return static_cast<std::uint32_t>(listeners_.size()); }
 
     // --- used by api::Connection ---
     Tcb* lookup(std::uint32_t slot, std::uint32_t generation);
