@@ -1,5 +1,6 @@
 #include "dataplane/multicore/worker_links.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace sluice {
@@ -12,8 +13,26 @@ constexpr unsigned kBurst = 32;
 
 }  // namespace
 
+namespace {
+
+// With known RSS only the ports whose return tuple hashes to our queue suit a destination: about
+// one in as many as there are queues. The pool must then hold that many times more to have the
+// same number usable, or it would run dry while still above a plain low-water mark.
+std::size_t low_water_for(const WorkerLinksConfig& config) {
+    if (config.rss == nullptr)
+        return WorkerLinks::kLowWater;
+    const auto table = config.rss->table();
+    const std::size_t queues =
+        table.empty() ? 1 : std::size_t{*std::max_element(table.begin(), table.end())} + 1;
+    return WorkerLinks::kLowWater * queues;
+}
+
+}  // namespace
+
 WorkerLinks::WorkerLinks(WorkerLinksConfig config, WorkerCounters& counters)
-    : config_(std::move(config)), counters_(counters), pool_(config_.port_capacity, kLowWater) {}
+    : config_(std::move(config)),
+      counters_(counters),
+      pool_(config_.port_capacity, low_water_for(config_)) {}
 
 void WorkerLinks::attach(NetStack& net, tcp::TcpStack& tcp) {
     net_ = &net;
@@ -76,9 +95,11 @@ void WorkerLinks::carry_out(ListenOrder& order) {
     order.done.fetch_add(1, std::memory_order_release);
 }
 
-void WorkerLinks::request_refill() {
-    if (refill_pending_ || config_.to_control == nullptr || !pool_.below_low_water())
+void WorkerLinks::request_refill(bool even_above_low_water) {
+    if (refill_pending_ || config_.to_control == nullptr ||
+        !(even_above_low_water || pool_.below_low_water())) {
         return;
+    }
     const std::uintptr_t word = control_message::kRefillRequest | config_.worker;
     if (rte_ring_sp_enqueue(config_.to_control, reinterpret_cast<void*>(word)) == 0) {
         refill_pending_ = true;
@@ -97,7 +118,8 @@ std::optional<tcp::LocalEndpoint> WorkerLinks::take_port(std::uint32_t remote_ip
                    flow::FourTuple{e.ip, remote_ip, e.port, remote_port}) == config_.queue;
     };
     const auto taken = pool_.take(usable, kProbeLimit);
-    request_refill();
+    // Nothing suited this destination: more ports may, whatever the pool's size says.
+    request_refill(/*even_above_low_water=*/!taken.has_value());
     return taken;
 }
 

@@ -94,7 +94,7 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
     const tcp::LocalPortPool& ports() const { return pool_; }
 
   private:
-    void request_refill();
+    void request_refill(bool even_above_low_water = false);
     void carry_out(ListenOrder& order);
 
     WorkerLinksConfig config_;

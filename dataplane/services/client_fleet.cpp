@@ -1,5 +1,7 @@
 #include "dataplane/services/client_fleet.hpp"
 
+#include <cerrno>
+
 namespace sluice::services {
 
 ClientFleet::ClientFleet(std::uint64_t bytes_each, std::uint32_t connections,
@@ -29,16 +31,34 @@ Status<api::Errno> ClientFleet::start(tcp::TcpStack& tcp, wire::Ipv4Address ip,
     return {};
 }
 
-void ClientFleet::open_next() {
-    const std::uint32_t i = opened_++;
+bool ClientFleet::open_next() {
+    const std::uint32_t i = opened_;
     if (auto st = clients_[i]->start(*tcp_, ip_, port_); !st) {
-        // Counted as done and failed; the run goes on (ports may be back for the next).
+        // No local port for now: ports come back from TIME-WAIT and in refills from the control
+        // plane, so try again next turn, unless nothing is left that could free one.
+        if (st.error() == EADDRNOTAVAIL && !out_of_ports_for_good())
+            return false;
+        ++opened_;
         ++refused_locally_;
         ++failed_;
         ++done_;
-        return;
+        return true;
     }
+    ++opened_;
+    starved_since_.reset();
     running_.push_back(i);
+    return true;
+}
+
+bool ClientFleet::out_of_ports_for_good() {
+    if (!running_.empty() || tcp_->connections_in(tcp::TcpState::TimeWait) != 0) {
+        starved_since_.reset();
+        return false;
+    }
+    // Nothing of ours will free a port; a refill may still be on its way.
+    if (!starved_since_)
+        starved_since_ = tcp_->now();
+    return tcp_->now() - *starved_since_ > kRefillPatience;
 }
 
 void ClientFleet::poll() {
@@ -56,8 +76,10 @@ void ClientFleet::poll() {
         running_[k] = running_.back();
         running_.pop_back();
     }
-    while (running_.size() < parallel_ && opened_ < clients_.size())
-        open_next();
+    while (running_.size() < parallel_ && opened_ < clients_.size()) {
+        if (!open_next())
+            break;
+    }
     if (done_ == clients_.size())
         finished_.store(true, std::memory_order_release);
 }

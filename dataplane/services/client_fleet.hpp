@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,11 @@ class ClientFleet {
     std::string summary() const;
 
   private:
-    void open_next();
+    // False when connect() found no local port and the fleet should try again next turn.
+    bool open_next();
+    bool out_of_ports_for_good();
+
+    static constexpr Nanos kRefillPatience = std::chrono::seconds(1);
 
     std::uint64_t bytes_each_;
     std::uint32_t parallel_;
@@ -44,6 +49,7 @@ class ClientFleet {
     std::uint32_t failed_ = 0;
     std::uint32_t refused_locally_ = 0;  // connect() itself failed (no port, no TCB)
     std::vector<std::uint32_t> running_;
+    std::optional<Nanos> starved_since_;  // when connect() last began to find no port
     std::atomic<bool> finished_{false};
 };
 

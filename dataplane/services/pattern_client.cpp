@@ -9,6 +9,7 @@ namespace sluice::services {
 
 Status<api::Errno> PatternClient::start(tcp::TcpStack& tcp, wire::Ipv4Address ip,
                                         std::uint16_t port) {
+    finished_.store(false, std::memory_order_relaxed);  // a start that failed may be retried
     auto c = tcp.connect(ip, port, this);
     if (!c) {
         finished_.store(true, std::memory_order_release);

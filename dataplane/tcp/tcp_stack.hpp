@@ -64,6 +64,7 @@ class TcpStack final : public TransportReceiver {
     bool has_listener(std::uint16_t port) const;
 
     std::uint32_t connection_count() const { return flows_->size(); }
+    Nanos now() const { return clock_.now(); }
     // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
     std::size_t slot_count() const { return flows_->slots(); }
     std::uint32_t connections_in(TcpState s) const {
