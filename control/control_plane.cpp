@@ -1,5 +1,7 @@
 #include "control/control_plane.hpp"
 
+#include <cerrno>
+
 #include <unistd.h>
 
 #include <rte_errno.h>
@@ -102,8 +104,23 @@ void ControlPlane::post(ListenOrder* order) {
     orders_.emplace_back(order, 0);
 }
 
-void ControlPlane::poll() {
-    const std::lock_guard hold(mutex_);
+void ControlPlane::check_request(ListenOrder& order) {
+    const auto refuse = [&](int error) {
+        order.refused.store(error, std::memory_order_relaxed);
+        order.done.store(workers_, std::memory_order_release);
+    };
+    if (order.remove || order.handlers.size() != workers_)
+        return refuse(EINVAL);
+    if (registry_ == nullptr)
+        return refuse(EOPNOTSUPP);
+    auto held = registry_->add(wire::Ipv4Address{}, order.port, order.holder);
+    if (!held)
+        return refuse(held.error().error);
+    order.port = *held;
+    orders_.emplace_back(&order, 0);
+}
+
+void ControlPlane::forward_orders() {
     // The control loop is the only producer on each worker's ring: orders posted from other
     // threads travel through here. A full ring keeps the rest of an order for the next turn.
     for (auto& [order, reached] : orders_) {
@@ -119,10 +136,19 @@ void ControlPlane::poll() {
         }
     }
     std::erase_if(orders_, [&](const auto& o) { return o.second == workers_; });
+}
+
+void ControlPlane::poll() {
+    const std::lock_guard hold(mutex_);
     for (std::uint16_t w = 0; w < workers_; ++w) {
         void* item = nullptr;
         while (rte_ring_sc_dequeue(to_control_[w], &item) == 0) {
             const auto word = reinterpret_cast<std::uintptr_t>(item);
+            if ((word & control_message::kListenRequest) != 0) {
+                check_request(
+                    *reinterpret_cast<ListenOrder*>(word & ~control_message::kListenRequest));
+                continue;
+            }
             if ((word & control_message::kRefillRequest) == 0)
                 continue;
             const auto block = ports_.lend(w);
@@ -133,10 +159,11 @@ void ControlPlane::poll() {
             } else {
                 ++refused_;
             }
-            // The worker has at most one request outstanding, so its ring has room.
+            // The worker has at most one request outstanding, and orders leave it a place.
             rte_ring_sp_enqueue(from_control_[w], reinterpret_cast<void*>(answer));
         }
     }
+    forward_orders();
 }
 
 }  // namespace sluice::control

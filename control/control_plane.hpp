@@ -14,6 +14,7 @@
 
 #include <rte_ring.h>
 
+#include "control/listen_registry.hpp"
 #include "control/ports/ephemeral_ports.hpp"
 #include "dataplane/multicore/worker_links.hpp"
 #include "dataplane/util/result.hpp"
@@ -43,6 +44,8 @@ class ControlPlane final : public PortOwnership {
     // From any thread: `order` goes to every worker on the control loop's next turn. The caller
     // keeps it alive until order->done reaches the number of workers.
     void post(ListenOrder* order);
+    // Where listen requests from workers are checked; set before the workers run.
+    void set_listen_registry(ListenRegistry* registry) { registry_ = registry; }
 
     int owner_of(wire::Ipv4Address address, std::uint16_t port) const override {
         return ports_.owner_of(address, port);
@@ -66,6 +69,9 @@ class ControlPlane final : public PortOwnership {
     PortSpaceReport port_report() const;
 
   private:
+    void check_request(ListenOrder& order);
+    void forward_orders();
+
     ControlPlane(std::uint16_t workers, std::vector<wire::Ipv4Address> addresses,
                  std::uint16_t first, std::uint16_t last)
         : workers_(workers), ports_(std::move(addresses), first, last) {}
@@ -81,6 +87,7 @@ class ControlPlane final : public PortOwnership {
     std::uint64_t refused_ = 0;
     // Orders not yet on every worker's ring, and how many workers each has reached.
     std::vector<std::pair<ListenOrder*, std::uint16_t>> orders_;
+    ListenRegistry* registry_ = nullptr;
 };
 
 }  // namespace sluice::control

@@ -59,6 +59,7 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     engine->control_ = std::move(control.value());
     engine->listeners_ = std::make_unique<ListenRegistry>(
         options.ephemeral_ports.low, options.ephemeral_ports.high, /*allow_privileged=*/true);
+    engine->control_->set_listen_registry(engine->listeners_.get());
 
     if (workers > 1 && options.steering != Steering::Software) {
         auto rss = drivers::program_rss(engine->port_->id(), flow::RssModel::symmetric_key(),

@@ -82,6 +82,17 @@ void WorkerLinks::poll() {
     }
 }
 
+bool WorkerLinks::request_listen(ListenOrder& order) {
+    if (config_.to_control == nullptr)
+        return false;
+    // One place stays free for the refill request, which has no other way to travel.
+    if (rte_ring_free_count(config_.to_control) < 2)
+        return false;
+    const std::uintptr_t word =
+        control_message::kListenRequest | reinterpret_cast<std::uintptr_t>(&order);
+    return rte_ring_sp_enqueue(config_.to_control, reinterpret_cast<void*>(word)) == 0;
+}
+
 void WorkerLinks::carry_out(ListenOrder& order) {
     bool ok = false;
     if (order.remove) {

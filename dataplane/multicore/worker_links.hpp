@@ -41,18 +41,26 @@ inline constexpr std::uint64_t kRefillRequest = std::uint64_t{1} << 62;
 inline constexpr std::uint64_t kNoMorePorts = std::uint64_t{1} << 61;
 // control plane -> worker: a ListenOrder's address (user-space pointers stay below bit 47).
 inline constexpr std::uint64_t kListenOrder = std::uint64_t{1} << 60;
+// worker -> control plane: a ListenOrder the worker's application asks for (checked first).
+inline constexpr std::uint64_t kListenRequest = std::uint64_t{1} << 59;
 }  // namespace control_message
 
 // A listener to install on (or remove from) every worker at run time, after the listen registry
 // has accepted it (control/listen_registry.hpp). The control plane passes its address to each
 // worker; each worker acts on its own stack and counts itself done. Owned by whoever posted it,
 // and kept alive until every worker is done.
+//
+// A worker's application may ask for one itself (WorkerLinks::request_listen): the order then goes
+// to the control plane first, which checks it against the registry; a refusal sets `refused` (an
+// errno) and marks every worker done at once.
 struct ListenOrder {
-    std::uint16_t port = 0;
+    std::uint16_t port = 0;                     // 0 in a request: any free port; then the port
     bool remove = false;                        // unlisten; established connections stay
     std::vector<api::ListenHandler*> handlers;  // [worker], for install
+    const char* holder = "application";         // named to whoever clashes with it later
     std::atomic<std::uint16_t> done{0};
     std::atomic<std::uint16_t> failed{0};
+    std::atomic<int> refused{0};
 };
 
 struct WorkerLinksConfig {
@@ -92,6 +100,12 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
     void share_arp(const rte_mbuf* frame) override;
 
     const tcp::LocalPortPool& ports() const { return pool_; }
+
+    // From this worker's application: a listener on every worker (handlers[w] for worker w),
+    // checked by the control plane's listen registry. Never waits; the answer is in the order
+    // (done == workers; refused or failed say how it went), which must live until then. False
+    // when the request could not be queued (try again next turn).
+    bool request_listen(ListenOrder& order);
 
   private:
     void request_refill(bool even_above_low_water = false);

@@ -1,5 +1,5 @@
-// Looking inside a running worker from another thread (multicore/inspection.hpp), and listen
-// orders travelling from the control plane to the workers (control_plane.hpp, worker_links.hpp).
+// Looking inside a running worker from another thread (multicore/inspection.hpp), and listeners
+// installed at run time through the control plane (control_plane.hpp, worker_links.hpp).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +8,9 @@
 #include "control/control_plane.hpp"
 #include "dataplane/multicore/inspection.hpp"
 #include "dataplane/multicore/worker_links.hpp"
+#include "dataplane/worker.hpp"
+#include "tests/support/eal_environment.hpp"
+#include "tests/support/ring_port.hpp"
 #include "tests/support/tcp_fixture.hpp"
 
 namespace sluice::test {
@@ -95,6 +98,99 @@ TEST(ListenOrders, ReachEveryWorkerRingOnTheControlLoopsTurn) {
     }
     cp.value()->poll();
     EXPECT_EQ(rte_ring_count(cp.value()->from_control(0)), 0u) << "an order is sent once";
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// Two workers on ports of their own, linked to a control plane that checks listen requests
+// against a registry.
+class WorkerListenRequests : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto cp = control::ControlPlane::create(2, {kIp}, 49152, 65535);
+        ASSERT_TRUE(cp.has_value()) << cp.error();
+        control_ = std::move(cp.value());
+        control_->set_listen_registry(&registry_);
+        for (std::uint16_t w = 0; w < 2; ++w) {
+            WorkerConfig wc;
+            wc.id = w;
+            wc.port_id = ports_[w].port_id();
+            wc.interface.address = {kIp, 24};
+            wc.neighbors.capacity = 8;
+            wc.tcp.max_connections = 64;
+            auto worker = Worker::create(wc, packet_pool(), clock_);
+            ASSERT_TRUE(worker.has_value()) << worker.error();
+            WorkerLinksConfig links;
+            links.worker = w;
+            links.local_addresses = {kIp};
+            links.pool = packet_pool();
+            links.to_control = control_->to_control(w);
+            links.from_control = control_->from_control(w);
+            worker.value()->link(std::move(links));
+            workers_.push_back(std::move(worker.value()));
+        }
+    }
+    // Turns of the workers and the control loop until the order is answered (or a bound).
+    void run_until_done(const ListenOrder& order) {
+        for (int turn = 0; turn < 100 && order.done.load() < 2; ++turn) {
+            control_->poll();
+            for (auto& w : workers_)
+                w->poll_once();
+        }
+    }
+    std::unique_ptr<ListenOrder> order_for(std::uint16_t port) {
+        auto order = std::make_unique<ListenOrder>();
+        order->port = port;
+        order->handlers = {&handlers_[0], &handlers_[1]};
+        return order;
+    }
+
+    static inline const wire::Ipv4Address kIp = wire::Ipv4Address::from_octets(10, 0, 5, 2);
+    ManualClock clock_{std::chrono::seconds(1)};
+    RingPort ports_[2];
+    control::ListenRegistry registry_{49152, 65535, /*allow_privileged=*/false};
+    std::unique_ptr<control::ControlPlane> control_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    RecordingHandler handlers_[2];
+};
+
+TEST_F(WorkerListenRequests, AWorkersRequestIsCheckedOnceAndInstalledOnEveryWorker) {
+    auto order = order_for(8080);
+    ASSERT_TRUE(workers_[1]->links()->request_listen(*order));
+    EXPECT_FALSE(workers_[0]->tcp().has_listener(8080)) << "nothing happens without the control";
+    run_until_done(*order);
+    ASSERT_EQ(order->done.load(), 2);
+    EXPECT_EQ(order->refused.load(), 0);
+    EXPECT_EQ(order->failed.load(), 0);
+    EXPECT_TRUE(workers_[0]->tcp().has_listener(8080));
+    EXPECT_TRUE(workers_[1]->tcp().has_listener(8080));
+    ASSERT_EQ(registry_.entries().size(), 1u);
+    EXPECT_EQ(registry_.entries()[0].holder, "application");
+
+    // The same port again is refused by the registry, and nothing changes on the workers.
+    auto again = order_for(8080);
+    ASSERT_TRUE(workers_[0]->links()->request_listen(*again));
+    run_until_done(*again);
+    EXPECT_EQ(again->done.load(), 2);
+    EXPECT_EQ(again->refused.load(), EADDRINUSE);
+    EXPECT_EQ(registry_.entries().size(), 1u);
+
+    // A privileged port under a policy that refuses them, and port 0 that picks one.
+    auto privileged = order_for(80);
+    ASSERT_TRUE(workers_[0]->links()->request_listen(*privileged));
+    run_until_done(*privileged);
+    EXPECT_EQ(privileged->refused.load(), EACCES);
+    auto any = order_for(0);
+    ASSERT_TRUE(workers_[0]->links()->request_listen(*any));
+    run_until_done(*any);
+    EXPECT_EQ(any->refused.load(), 0);
+    EXPECT_GE(any->port, 1024);
+    EXPECT_TRUE(workers_[0]->tcp().has_listener(any->port));
+    EXPECT_TRUE(workers_[1]->tcp().has_listener(any->port));
 }
 
 }  // namespace
