@@ -76,7 +76,20 @@ ip netns exec "$NS" curl -sS "http://$ENGINE_IP:81/" 2>&1 | sed 's/^/   /'
 echo "== wrk -c 50 -t 2 -d 3s against the engine (one worker on one core; veth and af_packet are slow)"
 ip netns exec "$NS" wrk -c 50 -t 2 -d 3s "http://$ENGINE_IP/"
 
+echo "== sluicectl: the engine's own view through rte_telemetry, while a slow curl download runs"
+ip netns exec "$NS" curl -s -o /dev/null --limit-rate 50k --max-time 3 \
+  "http://$ENGINE_IP/bytes/10000000" &
+CURL_PID=$!
+sleep 1
+SLUICECTL=("$SLUICE_ROOT/control/sluicectl" -f "sluice-demo-$$")
+"${SLUICECTL[@]}" conns
+"${SLUICECTL[@]}" workers
+echo "== sluicectl listen: an echo service on port 7007 while the engine runs"
+"${SLUICECTL[@]}" listen echo:7007
+"${SLUICECTL[@]}" listeners
+wait "$CURL_PID" 2>/dev/null
+
 if [ "$hold" -eq 1 ]; then
-  echo "== holding; try: ip netns exec $NS ping $ENGINE_IP    (Ctrl-C here to stop)"
+  echo "== holding; try: ip netns exec $NS ping $ENGINE_IP, or control/sluicectl -f sluice-demo-$$ stats    (Ctrl-C here to stop)"
   wait "$ENGINE_PID"
 fi
