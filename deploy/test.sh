@@ -12,8 +12,8 @@ RESULTS=$(mktemp -d /tmp/sluice-results.XXXXXX)
 trap 'rm -rf "$RESULTS"' EXIT
 
 echo "== build: release tree with the benchmarks (build/) and sanitizer tree (build-asan/)"
-build_tree build -Dtests=true -Dbenchmarks=true
-build_tree build-asan -Dtests=true -Dbenchmarks=false -Db_sanitize=address,undefined -Db_lundef=false
+SLUICE_ENFORCE_OPTIONS=1 build_tree build -Dtests=true -Dbenchmarks=true
+SLUICE_ENFORCE_OPTIONS=1 build_tree build-asan -Dtests=true -Dbenchmarks=false -Db_sanitize=address,undefined -Db_lundef=false
 
 echo "== unit tests"
 "$SLUICE_ROOT/build/tests/unit_tests" --gtest_brief=1 \

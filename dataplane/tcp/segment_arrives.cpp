@@ -72,8 +72,12 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
             const auto headers =
                 static_cast<std::uint16_t>(segment->l2_len + segment->l3_len + th->header_length);
             if (rte_pktmbuf_prepend(segment, headers) != nullptr) {
-                if (arrangements_->steer(segment, tuple))
+                if (arrangements_->steer(segment, tuple)) {
+                    // The owner counts it when it processes it.
+                    counters_.tcp_segments_received -= 1;
+                    counters_.tcp_bytes_received -= payload;
                     return;
+                }
                 rte_pktmbuf_adj(segment, headers);
             }
         }
