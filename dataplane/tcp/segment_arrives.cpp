@@ -425,6 +425,7 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     }
 
     const std::uint32_t window = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
+    bool notify_writable = false;
     if (th.ack > t.snd_una) {
         const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
         // RTT: from the echoed timestamp (RFC 7323 4.1), else from the timed segment (Karn).
@@ -452,13 +453,10 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
             t.cwnd += std::max<std::uint32_t>(1, t.snd_mss * t.snd_mss / t.cwnd);
         }
         counters_.tcp_bytes_sent += data_acked;
-        if (t.want_writable && send_space(t) > 0 && !t.fin_queued) {
-            t.want_writable = false;
-            if (t.handler != nullptr && !t.app_closed)
-                t.handler->on_writable(handle_of(t));
-            if (!alive(t, generation))
-                return false;
-        }
+        // Told below, once the window is updated: the application's answer is to send, and
+        // output() must not see the new SND.UNA with the old window (that sends past the peer's
+        // right edge whenever its window shrinks relative to the data acknowledged).
+        notify_writable = t.want_writable && send_space(t) > 0 && !t.fin_queued;
     } else if (th.ack == t.snd_una && t.bytes_in_flight() > 0 && window == t.snd_wnd &&
                payload_length == 0 && !th.has(kFin)) {
         // RFC 5681 2 and 3.2: a duplicate ACK (no data, same ACK and window, data outstanding).
@@ -482,6 +480,13 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
         t.max_snd_wnd = std::max(t.max_snd_wnd, window);
         t.snd_wl1 = th.seq;
         t.snd_wl2 = th.ack;
+    }
+    if (notify_writable) {
+        t.want_writable = false;
+        if (t.handler != nullptr && !t.app_closed)
+            t.handler->on_writable(handle_of(t));
+        if (!alive(t, generation))
+            return false;
     }
 
     switch (t.state) {

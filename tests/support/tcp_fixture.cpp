@@ -38,8 +38,10 @@ void RecordingHandler::on_readable(api::Connection c) {
         rte_pktmbuf_free(m);
     }
 }
-void RecordingHandler::on_writable(api::Connection) {
+void RecordingHandler::on_writable(api::Connection c) {
     events.push_back("writable");
+    if (on_writable_do)
+        on_writable_do(c);
 }
 void RecordingHandler::on_peer_closed(api::Connection) {
     events.push_back("peer_closed");

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +55,7 @@ class RecordingHandler : public api::ConnectionHandler, public api::ListenHandle
     std::vector<std::byte> received;  // everything read in on_readable (when read_on_readable)
     bool read_on_readable = true;
     bool refuse = false;
+    std::function<void(api::Connection)> on_writable_do;  // what the application does then
 
     api::ConnectionHandler* on_accept(api::Connection c) override;
     void on_connected(api::Connection c) override;

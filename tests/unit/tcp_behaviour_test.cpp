@@ -763,6 +763,35 @@ TEST_F(TcpBehaviour, ReceiveWindowShrinksWithUnreadDataAndReopensOnRead) {
     EXPECT_EQ(c.readable(), 2800u);
 }
 
+// --- the send window and the application ---
+
+// Found with a rate-limited curl: an ACK that frees buffer space wakes the application, which
+// sends at once; that send must see the window the same ACK brought, not the old one slid forward
+// to the new SND.UNA (RFC 9293 3.10.7.4: SND.WND is updated as part of processing the ACK).
+TEST_F(TcpBehaviour, DataSentFromOnWritableStaysInsideTheWindowTheAckBrought) {
+    config_.send_buffer = 8000;
+    start(config_);
+    auto c = establish_passive(mss_option(1000));
+    auto queued = c.send(pattern(20000));
+    ASSERT_TRUE(queued.has_value());
+    ASSERT_EQ(*queued, 8000u) << "the buffer is full; the application waits for on_writable";
+    EXPECT_EQ(payload_bytes(take()), 8000u);
+
+    std::size_t offered = *queued;
+    handler_.on_writable_do = [&](api::Connection conn) {
+        if (auto n = conn.send(pattern(8000, offered)))
+            offered += *n;
+    };
+    // Everything acknowledged, but the reader is slow: only 2000 bytes of room.
+    peer_acks(our_seq + 8000, /*window=*/2000);
+    EXPECT_TRUE(handler_.saw("writable"));
+    EXPECT_EQ(offered, 16000u);
+    const auto out = take();
+    EXPECT_EQ(payload_bytes(out), 2000u) << "nothing beyond the peer's right edge";
+    for (const Sent& s : out)
+        EXPECT_LE(s.seq() + s.payload.size(), our_seq + 8000 + 2000);
+}
+
 // --- the listen backlog ---
 
 TEST_F(TcpBehaviour, ListenBacklogDropsSynsBeyondIt) {
