@@ -21,13 +21,22 @@ using Outcome = InspectionMailbox::Outcome;
 
 class Inspection : public TcpFixture {
   protected:
-    // The "worker": answers whatever the mailbox is asked, until told to stop.
-    void serve_until(const std::atomic<bool>& stop) {
+    // An inspector thread asks from `offset` while this thread plays the worker, answering
+    // between its "turns" until the inspector has its answer.
+    Outcome inspect_while_serving(std::uint32_t offset, WorkerSnapshot& out) {
+        std::atomic<bool> stop{false};
+        Outcome outcome = Outcome::TimedOut;
+        std::thread inspector([&] {
+            outcome = mailbox_.inspect(offset, 10s, out);
+            stop.store(true);
+        });
         while (!stop.load()) {
             if (mailbox_.asked())
                 mailbox_.answer(counters_, stack(), nullptr);
             std::this_thread::yield();
         }
+        inspector.join();
+        return outcome;
     }
     InspectionMailbox mailbox_;
 };
@@ -37,17 +46,8 @@ TEST_F(Inspection, ASnapshotShowsTheConnectionsAndCountersBetweenTwoTurns) {
         peer_port = port;
         establish_passive();
     }
-    std::atomic<bool> stop{false};
     auto snapshot = std::make_unique<WorkerSnapshot>();
-    Outcome outcome = Outcome::TimedOut;
-    std::thread inspector([&] {
-        outcome = mailbox_.inspect(1, 10s, *snapshot);
-        stop.store(true);
-    });
-    serve_until(stop);
-    inspector.join();
-
-    ASSERT_EQ(outcome, Outcome::Answered);
+    ASSERT_EQ(inspect_while_serving(1, *snapshot), Outcome::Answered);
     EXPECT_EQ(snapshot->connections, 3u);
     EXPECT_EQ(snapshot->by_state[static_cast<std::size_t>(tcp::TcpState::Established)], 3u);
     EXPECT_EQ(snapshot->counters.tcp_passive_opens, 3u);
@@ -68,15 +68,7 @@ TEST_F(Inspection, AWorkerThatDoesNotAnswerTimesOutThenBusyUntilItCatchesUp) {
     // The worker comes back and answers the old request; the next inspection works.
     mailbox_.answer(counters_, stack(), nullptr);
     EXPECT_FALSE(mailbox_.asked());
-    std::atomic<bool> stop{false};
-    Outcome outcome = Outcome::TimedOut;
-    std::thread inspector([&] {
-        outcome = mailbox_.inspect(0, 10s, *snapshot);
-        stop.store(true);
-    });
-    serve_until(stop);
-    inspector.join();
-    EXPECT_EQ(outcome, Outcome::Answered);
+    EXPECT_EQ(inspect_while_serving(0, *snapshot), Outcome::Answered);
 }
 
 TEST(ListenOrders, ReachEveryWorkerRingOnTheControlLoopsTurn) {
