@@ -96,6 +96,7 @@ ControlPlane::PortSpaceReport ControlPlane::port_report() const {
     r.blocks_by_worker.resize(workers_, 0);
     r.refills_answered = refills_;
     r.refills_refused = refused_;
+    r.blocks_returned = returned_;
     return r;
 }
 
@@ -147,6 +148,11 @@ void ControlPlane::poll() {
             if ((word & control_message::kListenRequest) != 0) {
                 check_request(
                     *reinterpret_cast<ListenOrder*>(word & ~control_message::kListenRequest));
+                continue;
+            }
+            if ((word & control_message::kReturnBlock) != 0) {
+                if (ports_.take_back(PortBlock::unpack(word & ~control_message::kReturnBlock), w))
+                    ++returned_;
                 continue;
             }
             if ((word & control_message::kRefillRequest) == 0)

@@ -65,6 +65,7 @@ class ControlPlane final : public PortOwnership {
         std::vector<std::size_t> blocks_by_worker;
         std::uint64_t refills_answered = 0;
         std::uint64_t refills_refused = 0;
+        std::uint64_t blocks_returned = 0;
     };
     PortSpaceReport port_report() const;
 
@@ -85,6 +86,7 @@ class ControlPlane final : public PortOwnership {
     mutable std::mutex mutex_;
     std::uint64_t refills_ = 0;
     std::uint64_t refused_ = 0;
+    std::uint64_t returned_ = 0;
     // Orders not yet on every worker's ring, and how many workers each has reached.
     std::vector<std::pair<ListenOrder*, std::uint16_t>> orders_;
     ListenRegistry* registry_ = nullptr;

@@ -114,6 +114,8 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         links.ownership = engine->control_.get();
         links.pool = engine->pool_;
         links.port_capacity = engine->control_->ports().pairs_total();
+        links.ephemeral_first = options.ephemeral_ports.low;
+        links.ephemeral_last = options.ephemeral_ports.high;
         for (std::uint16_t j = 0; j < workers; ++j) {
             links.to_worker.push_back(engine->control_->between(w, j));
             links.from_worker.push_back(engine->control_->between(j, w));

@@ -224,6 +224,7 @@ int Telemetry::ports(rte_tel_data* d) const {
     add_u64(d, "blocks_free", r.blocks_total - r.blocks_lent);
     add_u64(d, "refills_answered", r.refills_answered);
     add_u64(d, "refills_refused", r.refills_refused);
+    add_u64(d, "blocks_returned", r.blocks_returned);
     rte_tel_data_add_dict_string(d, "steering", sources_.steering.c_str());
     auto s = std::make_unique<WorkerSnapshot>();
     for (std::size_t w = 0; w < sources_.workers.size(); ++w) {

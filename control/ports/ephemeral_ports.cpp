@@ -20,9 +20,15 @@ std::size_t EphemeralPortAllocator::pairs_total() const {
 }
 
 std::optional<PortBlock> EphemeralPortAllocator::lend(std::uint16_t worker) {
-    if (next_block_ >= blocks_total())
+    std::size_t b = 0;
+    if (!returned_.empty()) {
+        b = returned_.back();
+        returned_.pop_back();
+    } else if (next_block_ < blocks_total()) {
+        b = next_block_++;
+    } else {
         return std::nullopt;
-    const std::size_t b = next_block_++;
+    }
     const std::size_t address_index = b / blocks_per_address_;
     const std::size_t first = first_ + (b % blocks_per_address_) * kBlockSize;
     const std::size_t count = std::min<std::size_t>(kBlockSize, last_ - first + 1);
@@ -31,6 +37,20 @@ std::optional<PortBlock> EphemeralPortAllocator::lend(std::uint16_t worker) {
     owner_[b].store(static_cast<std::int16_t>(worker), std::memory_order_release);
     return PortBlock{static_cast<std::uint8_t>(address_index), static_cast<std::uint16_t>(first),
                      static_cast<std::uint16_t>(count)};
+}
+
+bool EphemeralPortAllocator::take_back(const PortBlock& block, std::uint16_t worker) {
+    if (block.address_index >= addresses_.size() || block.first_port < first_ ||
+        block.first_port > last_ || (block.first_port - first_) % kBlockSize != 0) {
+        return false;
+    }
+    const std::size_t b = block_index(block.address_index, block.first_port);
+    std::int16_t holder = static_cast<std::int16_t>(worker);
+    // Unowned from here: a late segment for one of its ports is not steered anywhere.
+    if (!owner_[b].compare_exchange_strong(holder, kNoOwner, std::memory_order_acq_rel))
+        return false;
+    returned_.push_back(b);
+    return true;
 }
 
 int EphemeralPortAllocator::owner_of(wire::Ipv4Address address, std::uint16_t port) const {

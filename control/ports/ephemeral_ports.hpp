@@ -6,6 +6,8 @@
 // steering a segment that reached the wrong one.
 #pragma once
 
+#include "dataplane/multicore/worker_links.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -34,7 +36,7 @@ struct PortBlock {
 
 class EphemeralPortAllocator {
   public:
-    static constexpr std::uint16_t kBlockSize = 64;
+    static constexpr std::uint16_t kBlockSize = kPortBlockSize;
     static constexpr int kNoOwner = -1;
 
     // Ports first..last (inclusive) on each of `addresses` (at most 255).
@@ -51,7 +53,10 @@ class EphemeralPortAllocator {
     std::uint16_t last_port() const { return last_; }
     std::size_t pairs_total() const;
     std::size_t blocks_total() const { return blocks_per_address_ * addresses_.size(); }
-    std::size_t blocks_lent() const { return next_block_; }
+    std::size_t blocks_lent() const { return next_block_ - returned_.size(); }
+    // A worker gives a block back (all its ports free again); it is lent again before any block
+    // never lent. False if `worker` does not hold it.
+    bool take_back(const PortBlock& block, std::uint16_t worker);
     // How many blocks each worker holds.
     std::vector<std::size_t> blocks_by_worker() const;
 
@@ -64,7 +69,8 @@ class EphemeralPortAllocator {
     std::uint16_t first_;
     std::uint16_t last_;
     std::size_t blocks_per_address_;
-    std::size_t next_block_ = 0;  // blocks are lent in order; none come back (see README)
+    std::size_t next_block_ = 0;         // blocks never lent are lent in order
+    std::vector<std::size_t> returned_;  // blocks given back, lent again first
     std::unique_ptr<std::atomic<std::int16_t>[]> owner_;
 };
 

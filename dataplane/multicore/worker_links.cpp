@@ -32,7 +32,51 @@ std::size_t low_water_for(const WorkerLinksConfig& config) {
 WorkerLinks::WorkerLinks(WorkerLinksConfig config, WorkerCounters& counters)
     : config_(std::move(config)),
       counters_(counters),
-      pool_(config_.port_capacity, low_water_for(config_)) {}
+      pool_(config_.port_capacity, low_water_for(config_)) {
+    const std::size_t span = config_.ephemeral_last >= config_.ephemeral_first
+                                 ? std::size_t{config_.ephemeral_last} - config_.ephemeral_first + 1
+                                 : 0;
+    blocks_per_address_ = (span + kPortBlockSize - 1) / kPortBlockSize;
+    const std::size_t blocks = blocks_per_address_ * config_.local_addresses.size();
+    block_size_.assign(blocks, 0);
+    block_free_.assign(blocks, 0);
+    // Hysteresis: blocks go back only while four times the refill mark stays in the pool, so a
+    // worker does not give back what it would ask for again a moment later.
+    high_water_ = 4 * low_water_for(config_) + kPortBlockSize;
+}
+
+std::size_t WorkerLinks::block_of(const tcp::LocalEndpoint& e) const {
+    if (e.port < config_.ephemeral_first || e.port > config_.ephemeral_last)
+        return SIZE_MAX;
+    for (std::size_t a = 0; a < config_.local_addresses.size(); ++a) {
+        if (config_.local_addresses[a].host() == e.ip)
+            return a * blocks_per_address_ + (e.port - config_.ephemeral_first) / kPortBlockSize;
+    }
+    return SIZE_MAX;
+}
+
+void WorkerLinks::maybe_return_block(std::size_t block) {
+    if (block >= block_size_.size() || block_size_[block] == 0 ||
+        block_free_[block] != block_size_[block] || pool_.free_count() < high_water_ ||
+        config_.to_control == nullptr) {
+        return;
+    }
+    // One place stays free for a refill request.
+    if (rte_ring_free_count(config_.to_control) < 2)
+        return;
+    const std::size_t address_index = block / blocks_per_address_;
+    const auto first = static_cast<std::uint16_t>(config_.ephemeral_first +
+                                                  (block % blocks_per_address_) * kPortBlockSize);
+    const std::uint64_t packed =
+        (std::uint64_t{address_index} << 32) | (std::uint64_t{first} << 16) | block_size_[block];
+    const std::uintptr_t word = control_message::kReturnBlock | packed;
+    pool_.remove_if([&](const tcp::LocalEndpoint& e) { return block_of(e) == block; });
+    rte_ring_sp_enqueue(config_.to_control, reinterpret_cast<void*>(word));
+    block_size_[block] = 0;
+    block_free_[block] = 0;
+    --blocks_held_;
+    counters_.ephemeral_blocks_returned += 1;
+}
 
 void WorkerLinks::attach(NetStack& net, tcp::TcpStack& tcp) {
     net_ = &net;
@@ -48,6 +92,12 @@ void WorkerLinks::add_block(std::uint8_t address_index, std::uint16_t first_port
     const std::uint32_t ip = config_.local_addresses[address_index].host();
     for (std::uint32_t p = first_port; p < std::uint32_t{first_port} + count; ++p) {
         pool_.add(tcp::LocalEndpoint{ip, static_cast<std::uint16_t>(p)});
+    }
+    const std::size_t block = block_of(tcp::LocalEndpoint{ip, first_port});
+    if (block < block_size_.size() && block_size_[block] == 0) {
+        block_size_[block] = static_cast<std::uint8_t>(count);
+        block_free_[block] = static_cast<std::uint8_t>(count);
+        ++blocks_held_;
     }
 }
 
@@ -129,6 +179,10 @@ std::optional<tcp::LocalEndpoint> WorkerLinks::take_port(std::uint32_t remote_ip
                    flow::FourTuple{e.ip, remote_ip, e.port, remote_port}) == config_.queue;
     };
     const auto taken = pool_.take(usable, kProbeLimit);
+    if (taken) {
+        if (const std::size_t b = block_of(*taken); b < block_free_.size())
+            block_free_[b] -= 1;
+    }
     // Nothing suited this destination: more ports may, whatever the pool's size says.
     request_refill(/*even_above_low_water=*/!taken.has_value());
     return taken;
@@ -136,6 +190,11 @@ std::optional<tcp::LocalEndpoint> WorkerLinks::take_port(std::uint32_t remote_ip
 
 void WorkerLinks::give_back_port(tcp::LocalEndpoint e) {
     pool_.add(e);
+    const std::size_t b = block_of(e);
+    if (b >= block_free_.size())
+        return;
+    block_free_[b] += 1;
+    maybe_return_block(b);
 }
 
 bool WorkerLinks::steer(rte_mbuf* frame, const flow::FourTuple& tuple) {

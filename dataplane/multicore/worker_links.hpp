@@ -43,6 +43,8 @@ inline constexpr std::uint64_t kNoMorePorts = std::uint64_t{1} << 61;
 inline constexpr std::uint64_t kListenOrder = std::uint64_t{1} << 60;
 // worker -> control plane: a ListenOrder the worker's application asks for (checked first).
 inline constexpr std::uint64_t kListenRequest = std::uint64_t{1} << 59;
+// worker -> control plane: a PortBlock::pack()ed block whose ports are all free, given back.
+inline constexpr std::uint64_t kReturnBlock = std::uint64_t{1} << 58;
 }  // namespace control_message
 
 // A listener to install on (or remove from) every worker at run time, after the listen registry
@@ -63,6 +65,9 @@ struct ListenOrder {
     std::atomic<int> refused{0};
 };
 
+// Ports travel between the control plane and the workers in blocks of this many.
+inline constexpr std::uint16_t kPortBlockSize = 64;
+
 struct WorkerLinksConfig {
     std::uint16_t worker = 0;
     std::uint16_t queue = 0;                         // the rx queue this worker polls
@@ -75,6 +80,9 @@ struct WorkerLinksConfig {
     rte_ring* from_control = nullptr;
     rte_mempool* pool = nullptr;        // for ARP copies
     std::size_t port_capacity = 65536;  // the most ports this worker may hold
+    // The ephemeral range the control plane lends from (to know a port's block).
+    std::uint16_t ephemeral_first = 49152;
+    std::uint16_t ephemeral_last = 65535;
 };
 
 class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
@@ -100,6 +108,7 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
     void share_arp(const rte_mbuf* frame) override;
 
     const tcp::LocalPortPool& ports() const { return pool_; }
+    std::size_t blocks_held() const { return blocks_held_; }
 
     // From this worker's application: a listener on every worker (handlers[w] for worker w),
     // checked by the control plane's listen registry. Never waits; the answer is in the order
@@ -109,6 +118,10 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
 
   private:
     void request_refill(bool even_above_low_water = false);
+    // Blocks: which one a pair belongs to, and giving one back when all its ports are home and
+    // the pool has plenty without it.
+    std::size_t block_of(const tcp::LocalEndpoint& e) const;
+    void maybe_return_block(std::size_t block);
     void carry_out(ListenOrder& order);
 
     WorkerLinksConfig config_;
@@ -117,6 +130,11 @@ class WorkerLinks final : public tcp::PortArrangements, public ArpSharing {
     NetStack* net_ = nullptr;
     tcp::TcpStack* tcp_ = nullptr;
     bool refill_pending_ = false;
+    std::size_t blocks_per_address_ = 0;
+    std::size_t blocks_held_ = 0;
+    std::size_t high_water_ = 0;            // above this many free pairs, full blocks go back
+    std::vector<std::uint8_t> block_size_;  // [block]: its ports, 0 when not held
+    std::vector<std::uint8_t> block_free_;  // [block]: its ports now in the pool
 };
 
 }  // namespace sluice

@@ -48,6 +48,7 @@ namespace sluice {
     X(tcp_out_of_order_segments)                                              \
     X(tcp_connect_failures)                                                   \
     X(tcp_ephemeral_exhausted)                                                \
+    X(ephemeral_blocks_returned)                                              \
     X(flow_device_hash_mismatches)                                            \
     X(steered_out)                                                            \
     X(steered_in)                                                             \

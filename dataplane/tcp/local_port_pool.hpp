@@ -54,6 +54,21 @@ class LocalPortPool {
         return std::nullopt;
     }
 
+    // Takes out every free pair `gone` accepts (a block going back to the control plane),
+    // keeping the others in order. Linear in the pool's size; rare.
+    template <typename Gone>
+    std::size_t remove_if(Gone&& gone) {
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < count_; ++i) {
+            const LocalEndpoint e = ring_[(head_ + i) % ring_.size()];
+            if (!gone(e))
+                ring_[(head_ + kept++) % ring_.size()] = e;
+        }
+        const std::size_t removed = count_ - kept;
+        count_ = kept;
+        return removed;
+    }
+
     std::size_t free_count() const { return count_; }
     bool below_low_water() const { return count_ < low_water_; }
 

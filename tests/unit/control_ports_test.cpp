@@ -215,3 +215,82 @@ TEST_F(PortsThroughTcp, APortReturnsOnlyAfterTimeWait) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice::control {
+namespace {
+
+TEST(EphemeralPortAllocator, ABlockGivenBackIsUnownedAndLentAgainFirst) {
+    EphemeralPortAllocator ports({kLocal}, 50000, 50999);
+    const auto first = ports.lend(0);
+    const auto second = ports.lend(1);
+    ASSERT_TRUE(first && second);
+    EXPECT_FALSE(ports.take_back(*first, 1)) << "only its holder gives a block back";
+    ASSERT_TRUE(ports.take_back(*first, 0));
+    EXPECT_FALSE(ports.take_back(*first, 0)) << "not twice";
+    EXPECT_EQ(ports.owner_of(kLocal, first->first_port), EphemeralPortAllocator::kNoOwner);
+    EXPECT_EQ(ports.blocks_lent(), 1u);
+    const auto again = ports.lend(1);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->first_port, first->first_port);
+    EXPECT_EQ(ports.owner_of(kLocal, first->first_port), 1);
+}
+
+// A worker's links to a control plane, without a TCP stack: ports are taken and given back as
+// connect() and the release after TIME-WAIT would.
+class BlockReturn : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        auto cp = ControlPlane::create(1, {kLocal}, 49152, 65535);
+        ASSERT_TRUE(cp.has_value()) << cp.error();
+        control_ = std::move(cp.value());
+        WorkerLinksConfig config;
+        config.local_addresses = {kLocal};
+        config.to_control = control_->to_control(0);
+        config.from_control = control_->from_control(0);
+        links_ = std::make_unique<WorkerLinks>(std::move(config), counters_);
+        for (const PortBlock& b : control_->lend_now(0, 12))
+            links_->add_block(b.address_index, b.first_port, b.count);
+    }
+    WorkerCounters counters_;
+    std::unique_ptr<ControlPlane> control_;
+    std::unique_ptr<WorkerLinks> links_;
+};
+
+TEST_F(BlockReturn, FullBlocksGoBackWhileThePoolHasPlentyAndNeverABlockInUse) {
+    ASSERT_EQ(links_->blocks_held(), 12u);
+    // Connections take ports from the first blocks...
+    std::vector<tcp::LocalEndpoint> in_use;
+    for (int i = 0; i < 70; ++i) {
+        auto e = links_->take_port(kRemote.host(), 80);
+        ASSERT_TRUE(e.has_value());
+        in_use.push_back(*e);
+    }
+    // ...and give them back after TIME-WAIT, all but one.
+    const tcp::LocalEndpoint kept = in_use.back();
+    in_use.pop_back();
+    for (const auto& e : in_use)
+        links_->give_back_port(e);
+    control_->poll();
+
+    const std::size_t returned = counters_.ephemeral_blocks_returned;
+    EXPECT_GT(returned, 0u) << "12 blocks are far more than a worker with one connection needs";
+    EXPECT_EQ(links_->blocks_held(), 12u - returned);
+    EXPECT_EQ(control_->ports().blocks_lent(), 12u - returned);
+    EXPECT_EQ(control_->port_report().blocks_returned, returned);
+    EXPECT_GE(links_->ports().free_count(), 4 * WorkerLinks::kLowWater)
+        << "what stays is well above the refill mark";
+    // The block of the port still in use stayed; none of the returned ports is in the pool.
+    EXPECT_EQ(control_->owner_of(kLocal, kept.port), 0);
+    std::size_t unowned_in_pool = 0;
+    for (std::size_t i = 0; i < links_->ports().free_count(); ++i) {
+        auto e = links_->take_port(kRemote.host(), 80);
+        ASSERT_TRUE(e.has_value());
+        if (control_->owner_of(kLocal, e->port) != 0)
+            ++unowned_in_pool;
+        links_->give_back_port(*e);
+    }
+    EXPECT_EQ(unowned_in_pool, 0u);
+}
+
+}  // namespace
+}  // namespace sluice::control
