@@ -71,6 +71,10 @@ class FlowTable {
     void erase(const FourTuple& key) { index_->erase(key); }
     std::uint32_t size() const { return index_->size(); }
     std::uint32_t capacity() const { return capacity_; }
+    // Everything the table holds, allocated at start-up: the entries and the index.
+    std::size_t memory_bytes() const {
+        return entries_.size() * sizeof(Entry) + index_->memory_bytes();
+    }
 
   private:
     FlowTable(std::unique_ptr<Index> index, std::uint32_t capacity)

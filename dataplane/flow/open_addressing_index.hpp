@@ -146,6 +146,10 @@ class OpenAddressingIndex {
     // Slots are in [0, slots()): the size of an entry array indexed by them.
     std::uint32_t slots() const { return capacity_; }
     std::uint32_t buckets() const { return mask_ + 1; }
+    // What create() allocated: the buckets and the free-slot stack.
+    std::size_t memory_bytes() const {
+        return std::size_t{buckets()} * sizeof(Bucket) + std::size_t{capacity_} * sizeof(std::uint32_t);
+    }
     // Where a key with this hash starts probing; for tests that build collisions on purpose.
     std::uint32_t home(std::uint32_t hash) const { return hash >> shift_; }
 

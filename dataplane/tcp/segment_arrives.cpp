@@ -553,8 +553,11 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     // RFC 9293 3.8.6.3: ACK at least every second full-sized segment; at once when the segment
     // filled a gap or left one open (RFC 5681 4.2); otherwise within the delayed-ACK time.
     const bool filled_gap = static_cast<std::uint32_t>(t.rcv_nxt - before) > length;
+    // A full-sized segment from a peer that sends timestamps carries 12 bytes less than our MSS
+    // (RFC 7323 4.1 and 3.2: the option is 10 bytes, padded to 12).
+    const std::uint32_t full_sized = our_mss_ - (t.ts_ok ? 12U : 0U);
     const bool two_segments_owed =
-        static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2u * our_mss_;
+        static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2U * full_sized;
     schedule_ack(t, filled_gap || two_segments_owed || t.receive_queue.out_of_order_segments() > 0);
     if (t.handler != nullptr)
         t.handler->on_readable(handle_of(t));

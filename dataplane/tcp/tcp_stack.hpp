@@ -65,6 +65,9 @@ class TcpStack final : public TransportReceiver {
 
     std::uint32_t connection_count() const { return flows_->size(); }
     Nanos now() const { return clock_.now(); }
+    // The connection state preallocated for max_connections (TCBs and the flow index); buffers
+    // are mbufs from the shared pool, taken only while they hold data.
+    std::size_t state_bytes() const { return flows_->memory_bytes(); }
     // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
     std::size_t slot_count() const { return flows_->slots(); }
     std::uint32_t connections_in(TcpState s) const {
