@@ -17,7 +17,8 @@ public:
     virtual Nanos now() const = 0;
 };
 
-// Reads the time-stamp counter (invariant on every CPU DPDK supports for poll-mode work).
+// Reads the time-stamp counter (invariant on every CPU DPDK supports for poll-mode work); built
+// before rte_eal_init(), when the TSC rate is not known yet, it reads steady_clock instead.
 class TscClock final : public Clock {
 public:
     TscClock();
@@ -25,7 +26,8 @@ public:
 
 private:
     std::uint64_t start_cycles_;
-    double nanos_per_cycle_;
+    double nanos_per_cycle_;     // 0: built before EAL knew the TSC rate; steady_clock instead
+    std::int64_t start_steady_;
 };
 
 class ManualClock final : public Clock {
