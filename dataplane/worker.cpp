@@ -12,13 +12,14 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& 
     std::unique_ptr<Worker> worker(new Worker(config, clock));
     auto net =
         NetStack::create(config.interface, config.neighbors, config.offloads, pool, worker->tx_,
-                         worker->counters_, clock, "w" + std::to_string(config.id));
+                         worker->counters_, worker->clock_, "w" + std::to_string(config.id));
     if (!net)
         return Unexpected{net.error()};
     worker->net_ = std::move(net.value());
     worker->net_->set_mtu(config.mtu);
-    auto tcp = tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, clock,
-                                     "w" + std::to_string(config.id), config.device_rss);
+    auto tcp =
+        tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, worker->clock_,
+                              "w" + std::to_string(config.id), config.device_rss);
     if (!tcp)
         return Unexpected{tcp.error()};
     worker->tcp_ = std::move(tcp.value());
@@ -35,6 +36,7 @@ WorkerLinks& Worker::link(WorkerLinksConfig config) {
 }
 
 std::uint16_t Worker::poll_once() {
+    clock_.tick();
     std::array<rte_mbuf*, kRxBurst> frames;
     const std::uint16_t n =
         rte_eth_rx_burst(config_.port_id, config_.queue_id, frames.data(), kRxBurst);

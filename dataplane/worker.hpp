@@ -72,7 +72,7 @@ class Worker {
     Worker(const WorkerConfig& config, const Clock& clock);
 
     WorkerConfig config_;
-    const Clock& clock_;
+    TurnClock clock_;  // what the worker's stacks read: the source clock, once per turn
     WorkerCounters counters_;
     TxBatch tx_;
     std::unique_ptr<NetStack> net_;
