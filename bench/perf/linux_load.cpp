@@ -478,15 +478,6 @@ class LinuxClient {
     std::uint64_t errors_ = 0;
 };
 
-Clock::time_point server_deadline(const PerfOptions& o) {
-    const double seconds =
-        o.lifetime_seconds > 0
-            ? o.lifetime_seconds
-            : std::chrono::duration<double>(o.load.warmup + o.load.duration).count() + 60;
-    return Clock::now() +
-           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 }  // namespace
 
 bool pin_to_core(unsigned core) {

@@ -461,4 +461,14 @@ one side of one run (what the tool starts for each run; usable by hand):
 )";
 }
 
+std::chrono::steady_clock::time_point server_deadline(const PerfOptions& o) {
+    const double seconds =
+        o.lifetime_seconds > 0
+            ? o.lifetime_seconds
+            : std::chrono::duration<double>(o.load.warmup + o.load.duration).count() + 60;
+    return std::chrono::steady_clock::now() +
+           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+               std::chrono::duration<double>(seconds));
+}
+
 }  // namespace sluice::perf

@@ -9,6 +9,8 @@
 // Every value is checked here; a refusal names the flag, the value and what is allowed.
 #pragma once
 
+#include <chrono>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -62,5 +64,8 @@ struct PerfOptions {
 Result<PerfOptions, std::string> parse_perf_options(const std::vector<std::string>& args);
 
 std::string perf_usage();
+
+// When a server stops by itself: its --lifetime, or the run's warm-up and duration plus a minute.
+std::chrono::steady_clock::time_point server_deadline(const PerfOptions& o);
 
 }  // namespace sluice::perf

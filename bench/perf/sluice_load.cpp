@@ -198,15 +198,6 @@ MessageWriter& add_counters(MessageWriter& m, const WorkerCounters& c) {
     return m;
 }
 
-Clock::time_point server_deadline(const PerfOptions& o) {
-    const double seconds =
-        o.lifetime_seconds > 0
-            ? o.lifetime_seconds
-            : std::chrono::duration<double>(o.load.warmup + o.load.duration).count() + 60;
-    return Clock::now() +
-           std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 }  // namespace
 
 int run_sluice_server(const PerfOptions& options, const std::atomic<bool>& stop,
