@@ -117,7 +117,8 @@ Telemetry::~Telemetry() {
         active = nullptr;
 }
 
-bool Telemetry::snapshot(std::size_t worker, std::uint32_t offset, WorkerSnapshot& out) const {
+bool Telemetry::snapshot(std::size_t worker, std::optional<std::uint32_t> offset,
+                         WorkerSnapshot& out) const {
     return sources_.workers[worker]->inspection().inspect(offset, kWorkerTimeout, out) ==
            InspectionMailbox::Outcome::Answered;
 }
@@ -137,7 +138,7 @@ int Telemetry::stats(const char* params, rte_tel_data* d) const {
     std::array<std::uint64_t, tcp::kTcpStateCount> by_state{};
     auto s = std::make_unique<WorkerSnapshot>();
     for (std::size_t w = first; w < last; ++w) {
-        if (!snapshot(w, 0, *s))
+        if (!snapshot(w, std::nullopt, *s))
             return -EAGAIN;
         total += s->counters;
         connections += s->connections;
@@ -165,7 +166,7 @@ int Telemetry::workers(rte_tel_data* d) const {
     rte_tel_data_start_dict(d);
     auto s = std::make_unique<WorkerSnapshot>();
     for (std::size_t w = 0; w < sources_.workers.size(); ++w) {
-        if (!snapshot(w, 0, *s))
+        if (!snapshot(w, std::nullopt, *s))
             return -EAGAIN;
         rte_tel_data* row = rte_tel_data_alloc();
         if (row == nullptr)
@@ -230,7 +231,7 @@ int Telemetry::ports(rte_tel_data* d) const {
     for (std::size_t w = 0; w < sources_.workers.size(); ++w) {
         const std::string prefix = "worker_" + std::to_string(w) + "_";
         add_u64(d, prefix + "blocks", r.blocks_by_worker[w]);
-        if (snapshot(w, 0, *s))
+        if (snapshot(w, std::nullopt, *s))
             add_u64(d, prefix + "free", s->ephemeral_free);
     }
     return 0;

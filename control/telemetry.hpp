@@ -66,7 +66,9 @@ class Telemetry {
 
   private:
     explicit Telemetry(TelemetrySources sources) : sources_(std::move(sources)) {}
-    bool snapshot(std::size_t worker, std::uint32_t offset, WorkerSnapshot& out) const;
+    // `offset`: where the page of connections starts; none for counters only.
+    bool snapshot(std::size_t worker, std::optional<std::uint32_t> offset,
+                  WorkerSnapshot& out) const;
 
     TelemetrySources sources_;
 };

@@ -7,7 +7,7 @@
 
 namespace sluice {
 
-InspectionMailbox::Outcome InspectionMailbox::inspect(std::uint32_t page_offset,
+InspectionMailbox::Outcome InspectionMailbox::inspect(std::optional<std::uint32_t> page_offset,
                                                       std::chrono::milliseconds timeout,
                                                       WorkerSnapshot& out) {
     const std::lock_guard hold(inspectors_);
@@ -38,8 +38,9 @@ void InspectionMailbox::answer(const WorkerCounters& counters, const tcp::TcpSta
         s.by_state[i] = tcp.connections_in(static_cast<tcp::TcpState>(i));
     s.listeners = tcp.listener_count();
     s.ephemeral_free = ports != nullptr ? ports->free_count() : 0;
-    s.page_offset = page_offset_;
-    s.page_count = static_cast<std::uint32_t>(tcp.connections_page(page_offset_, s.page));
+    s.page_offset = page_offset_.value_or(0);
+    s.page_count =
+        page_offset_ ? static_cast<std::uint32_t>(tcp.connections_page(*page_offset_, s.page)) : 0;
     answered_.store(request, std::memory_order_release);
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "dataplane/api/connection.hpp"
@@ -50,10 +51,11 @@ class InspectionMailbox {
   public:
     enum class Outcome { Answered, Busy, TimedOut };
 
-    // Inspector side, any thread: asks for a snapshot with connections from `page_offset` on and
+    // Inspector side, any thread: asks for a snapshot, with the connections from `page_offset`
+    // on if one is given (listing them walks the worker's flow table, so only when asked), and
     // waits up to `timeout` for the worker. Answered: `out` holds the snapshot. Busy: an earlier
     // request that timed out is still pending.
-    Outcome inspect(std::uint32_t page_offset, std::chrono::milliseconds timeout,
+    Outcome inspect(std::optional<std::uint32_t> page_offset, std::chrono::milliseconds timeout,
                     WorkerSnapshot& out);
 
     // Worker side, once per loop turn: true when a request waits.
@@ -69,8 +71,8 @@ class InspectionMailbox {
     std::mutex inspectors_;  // inspectors take turns; the worker never touches it
     std::atomic<std::uint64_t> requested_{0};
     std::atomic<std::uint64_t> answered_{0};
-    std::uint32_t page_offset_ = 0;  // written before requested_ is bumped (release)
-    WorkerSnapshot snapshot_;        // written by the worker before answered_ is bumped (release)
+    std::optional<std::uint32_t> page_offset_;  // written before requested_ is bumped (release)
+    WorkerSnapshot snapshot_;  // written by the worker before answered_ is bumped (release)
 };
 
 }  // namespace sluice

@@ -68,6 +68,17 @@ def fetch(ip, port, request):
         chunks.append(b)
     s.close()
     return b"".join(chunks)
+def read_pattern_to_eof(s):
+    # Reads until the other side's FIN; returns (bytes read, whether they were the test pattern).
+    n = 0
+    intact = True
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return n, intact
+        if b != pattern(len(b), n):
+            intact = False
+        n += len(b)
 """
 
 
@@ -246,15 +257,7 @@ l.settimeout(cfg["accept_timeout"])
 print("LISTENING", flush=True)
 c, peer = l.accept()
 c.settimeout(60)
-n = 0
-intact = True
-while True:
-    b = c.recv(1 << 16)
-    if not b:
-        break
-    if b != pattern(len(b), n):
-        intact = False
-    n += len(b)
+n, intact = read_pattern_to_eof(c)
 c.sendall(pattern(cfg["reply"]))
 c.shutdown(socket.SHUT_WR)
 tail = c.recv(1)
@@ -499,15 +502,7 @@ def test_http_pipelining_and_keepalive(lab, mode):
 SOURCE_CLIENT = r"""
 s = socket.create_connection((cfg["ip"], cfg["port"]), timeout=60)
 s.settimeout(60)
-n = 0
-intact = True
-while True:
-    b = s.recv(1 << 16)
-    if not b:
-        break
-    if b != pattern(len(b), n):
-        intact = False
-    n += len(b)
+n, intact = read_pattern_to_eof(s)
 s.close()
 done(received=n, intact=intact)
 """

@@ -23,7 +23,7 @@ class Inspection : public TcpFixture {
   protected:
     // An inspector thread asks from `offset` while this thread plays the worker, answering
     // between its "turns" until the inspector has its answer.
-    Outcome inspect_while_serving(std::uint32_t offset, WorkerSnapshot& out) {
+    Outcome inspect_while_serving(std::optional<std::uint32_t> offset, WorkerSnapshot& out) {
         std::atomic<bool> stop{false};
         Outcome outcome = Outcome::TimedOut;
         std::thread inspector([&] {
@@ -69,6 +69,14 @@ TEST_F(Inspection, AWorkerThatDoesNotAnswerTimesOutThenBusyUntilItCatchesUp) {
     mailbox_.answer(counters_, stack(), nullptr);
     EXPECT_FALSE(mailbox_.asked());
     EXPECT_EQ(inspect_while_serving(0, *snapshot), Outcome::Answered);
+}
+
+TEST_F(Inspection, CountersAloneLeaveTheConnectionsUnlisted) {
+    establish_passive();
+    auto snapshot = std::make_unique<WorkerSnapshot>();
+    ASSERT_EQ(inspect_while_serving(std::nullopt, *snapshot), Outcome::Answered);
+    EXPECT_EQ(snapshot->connections, 1u);
+    EXPECT_EQ(snapshot->page_count, 0u) << "the flow table is walked only for a page";
 }
 
 TEST(ListenOrders, ReachEveryWorkerRingOnTheControlLoopsTurn) {

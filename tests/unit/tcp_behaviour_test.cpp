@@ -24,6 +24,13 @@ wire::TcpOptions mss_option(std::uint16_t mss) {
     return o;
 }
 
+std::size_t largest_payload(const std::vector<Sent>& segments) {
+    std::size_t largest = 0;
+    for (const Sent& s : segments)
+        largest = std::max(largest, s.payload.size());
+    return largest;
+}
+
 std::size_t payload_bytes(const std::vector<Sent>& segments) {
     std::size_t n = 0;
     for (const Sent& s : segments)
@@ -327,10 +334,7 @@ TEST_F(TcpBehaviour, WithoutMssOptionSegmentsCarryAtMost536Bytes) {
     auto c = establish_passive();
     ASSERT_TRUE(c.send(pattern(5000)).has_value());
     const auto data = drain(5000);
-    std::size_t largest = 0;
-    for (const Sent& s : data)
-        largest = std::max(largest, s.payload.size());
-    EXPECT_EQ(largest, 536u);
+    EXPECT_EQ(largest_payload(data), 536u);
     EXPECT_EQ(joined(data), pattern(5000));
 }
 
@@ -338,10 +342,7 @@ TEST_F(TcpBehaviour, PeerMssLimitsSegments) {
     auto c = establish_passive(mss_option(1000));
     ASSERT_TRUE(c.send(pattern(5000)).has_value());
     const auto data = drain(5000);
-    std::size_t largest = 0;
-    for (const Sent& s : data)
-        largest = std::max(largest, s.payload.size());
-    EXPECT_EQ(largest, 1000u);
+    EXPECT_EQ(largest_payload(data), 1000u);
     EXPECT_EQ(joined(data), pattern(5000));
 }
 
