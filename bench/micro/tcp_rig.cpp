@@ -12,6 +12,7 @@
 #include "dataplane/wire/checksum.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"
+#include "tests/support/frame_builder.hpp"
 
 namespace sluice::bench {
 
@@ -52,28 +53,13 @@ FrameTemplate::FrameTemplate(const PeerSegment& s, NicMarks marks)
     th.flags = s.flags;
     th.window = s.window;
     th.options = s.options;
-    const std::size_t tcp_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
-    std::vector<std::byte> segment(tcp_length + s.payload_length);
-    th.emit(segment);
-    for (std::size_t i = tcp_length; i < segment.size(); ++i)
-        segment[i] = std::byte(static_cast<std::uint8_t>(i * 7 + 3));
-    wire::store_be16(segment.data() + wire::kTcpChecksumOffset,
-                     wire::tcp_checksum(TcpRig::kPeerIp, TcpRig::kOurIp, segment));
-
+    std::vector<std::byte> payload(s.payload_length);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        payload[i] = std::byte(static_cast<std::uint8_t>(i * 7 + 3));
     const wire::EthernetHeader eth{TcpRig::kOurMac, TcpRig::kPeerMac, std::nullopt,
                                    wire::ethertype::kIpv4};
-    wire::Ipv4Header ip;
-    ip.total_length = static_cast<std::uint16_t>(wire::Ipv4Header::kMinLength + segment.size());
-    ip.protocol = wire::ip_protocol::kTcp;
-    ip.dont_fragment = true;
-    ip.source = TcpRig::kPeerIp;
-    ip.destination = TcpRig::kOurIp;
     tcp_offset_ = eth.length() + wire::Ipv4Header::kMinLength;
-    bytes_.resize(tcp_offset_ + segment.size());
-    eth.emit(bytes_);
-    ip.emit({bytes_.data() + eth.length(), wire::Ipv4Header::kMinLength});
-    std::copy(segment.begin(), segment.end(),
-              bytes_.begin() + static_cast<std::ptrdiff_t>(tcp_offset_));
+    bytes_ = test::tcp_frame(eth, TcpRig::kPeerIp, TcpRig::kOurIp, th, payload);
 }
 
 namespace {
@@ -183,9 +169,7 @@ TcpRig::TcpRig(const Options& options)
                                    wire::ethertype::kArp};
     const wire::ArpPacket arp{wire::ArpOperation::Request, kPeerMac, kPeerIp,
                               wire::MacAddress::zero(), kOurIp};
-    std::vector<std::byte> frame(eth.length() + wire::ArpPacket::kLength);
-    eth.emit(frame);
-    arp.emit({frame.data() + eth.length(), wire::ArpPacket::kLength});
+    const std::vector<std::byte> frame = test::arp_frame(eth, arp);
     rte_mbuf* m = fresh_mbuf();
     std::memcpy(rte_pktmbuf_append(m, static_cast<std::uint16_t>(frame.size())), frame.data(),
                 frame.size());

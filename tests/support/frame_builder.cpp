@@ -53,4 +53,27 @@ std::vector<std::byte> arp_frame(const wire::EthernetHeader& eth, const wire::Ar
     return frame;
 }
 
+std::vector<std::byte> tcp_frame(const wire::EthernetHeader& eth, wire::Ipv4Address source,
+                                 wire::Ipv4Address destination, const wire::TcpHeader& th,
+                                 std::span<const std::byte> payload) {
+    const std::size_t tcp_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
+    const std::size_t ip_offset = eth.length();
+    const std::size_t tcp_offset = ip_offset + wire::Ipv4Header::kMinLength;
+    std::vector<std::byte> frame(tcp_offset + tcp_length + payload.size());
+    eth.emit(frame);
+    wire::Ipv4Header ip;
+    ip.total_length = static_cast<std::uint16_t>(frame.size() - ip_offset);
+    ip.protocol = wire::ip_protocol::kTcp;
+    ip.source = source;
+    ip.destination = destination;
+    ip.emit({frame.data() + ip_offset, wire::Ipv4Header::kMinLength});
+    const std::span<std::byte> segment(frame.data() + tcp_offset, tcp_length + payload.size());
+    th.emit(segment);
+    std::copy(payload.begin(), payload.end(),
+              segment.begin() + static_cast<std::ptrdiff_t>(tcp_length));
+    wire::store_be16(segment.data() + wire::kTcpChecksumOffset,
+                     wire::tcp_checksum(source, destination, segment));
+    return frame;
+}
+
 }  // namespace sluice::test

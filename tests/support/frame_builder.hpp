@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "dataplane/wire/addresses.hpp"
 #include "dataplane/wire/arp.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"
+#include "dataplane/wire/tcp.hpp"
 
 namespace sluice::test {
 
@@ -31,5 +33,11 @@ struct EchoSpec {
 std::vector<std::byte> echo_request_frame(const EchoSpec& spec);
 
 std::vector<std::byte> arp_frame(const wire::EthernetHeader& eth, const wire::ArpPacket& arp);
+
+// An IPv4 frame carrying the TCP segment `th` + `payload` from `source` to `destination`, with
+// both checksums filled in. Used by the unit tests' peer and by bench/micro's frame templates.
+std::vector<std::byte> tcp_frame(const wire::EthernetHeader& eth, wire::Ipv4Address source,
+                                 wire::Ipv4Address destination, const wire::TcpHeader& th,
+                                 std::span<const std::byte> payload);
 
 }  // namespace sluice::test

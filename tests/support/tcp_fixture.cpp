@@ -110,26 +110,8 @@ void TcpFixture::inject(const Seg& s) {
     th.flags = s.flags;
     th.window = s.window;
     th.options = s.options;
-    const std::size_t tcp_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
-    std::vector<std::byte> segment(tcp_length + s.payload.size());
-    th.emit(segment);
-    std::copy(s.payload.begin(), s.payload.end(),
-              segment.begin() + static_cast<std::ptrdiff_t>(tcp_length));
-    wire::store_be16(segment.data() + wire::kTcpChecksumOffset,
-                     wire::tcp_checksum(kPeerIp, kOurIp, segment));
-
-    wire::EthernetHeader eth{kOurMac, kPeerMac, std::nullopt, wire::ethertype::kIpv4};
-    std::vector<std::byte> frame(eth.length() + wire::Ipv4Header::kMinLength + segment.size());
-    eth.emit(frame);
-    wire::Ipv4Header ip;
-    ip.total_length = static_cast<std::uint16_t>(wire::Ipv4Header::kMinLength + segment.size());
-    ip.protocol = wire::ip_protocol::kTcp;
-    ip.source = kPeerIp;
-    ip.destination = kOurIp;
-    ip.emit({frame.data() + eth.length(), wire::Ipv4Header::kMinLength});
-    std::copy(
-        segment.begin(), segment.end(),
-        frame.begin() + static_cast<std::ptrdiff_t>(eth.length() + wire::Ipv4Header::kMinLength));
+    const wire::EthernetHeader eth{kOurMac, kPeerMac, std::nullopt, wire::ethertype::kIpv4};
+    const auto frame = tcp_frame(eth, kPeerIp, kOurIp, th, s.payload);
     rte_mbuf* m = make_mbuf(frame);
     if (s.device_hash) {
         m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
