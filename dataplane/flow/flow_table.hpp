@@ -1,7 +1,11 @@
 // A worker's connections by 4-tuple: an open-addressing index (open_addressing_index.hpp) gives
 // each key a stable slot, and the slot indexes a preallocated array of entries, so a lookup is one
-// hash and, mostly, one cache line, and nothing is allocated after start-up. Capacity is fixed; a
-// full table is reported, not grown.
+// hash, mostly one cache line of the index and then the entry itself, and nothing is allocated
+// after start-up. Capacity is fixed; a full table is reported, not grown.
+//
+// The key is the entry's own `tuple` member: the index keeps only hashes and slots, and checks a
+// candidate against the entry it would return. A free entry's tuple is the index's free-list link,
+// not a key.
 //
 // The index replaced rte_hash after bench/flow_lookup_bench measured both: at 10^6 flows a hit
 // costs 17.8-21.6 ns against rte_hash_lookup's 116.7 ns (42.7 ns in bursts of 32); see README.
@@ -24,19 +28,32 @@ namespace sluice::flow {
 template <typename Entry>
 class FlowTable {
   public:
-    using Index = OpenAddressingIndex<FlowHash>;
+    // The index's keys are the entries' tuples.
+    struct EntryKeys {
+        Entry* entries;
+        FourTuple& operator()(std::uint32_t slot) const { return entries[slot].tuple; }
+    };
+    using Index = OpenAddressingIndex<FlowHash, EntryKeys>;
 
     // `device_rss`, when not null, is the RSS the device was programmed with: the table then
     // hashes as the NIC does, and find_with_device_hash() takes the hash from the mbuf.
     static Result<std::unique_ptr<FlowTable>, std::string> create(
         const std::string& name, std::uint32_t capacity, const RssModel* device_rss = nullptr) {
-        auto index = Index::create(name, capacity, SOCKET_ID_ANY, FlowHash(device_rss));
+        if (capacity == 0 || capacity > Index::kMaxCapacity) {
+            return Unexpected{"cannot create the flow table '" + name + "' for " +
+                              std::to_string(capacity) + " connections: not in [1, " +
+                              std::to_string(Index::kMaxCapacity) + "]"};
+        }
+        std::vector<Entry> entries(capacity);
+        auto index = Index::create(name, capacity, SOCKET_ID_ANY, FlowHash(device_rss),
+                                   EntryKeys{entries.data()});
         if (!index) {
             return Unexpected{"cannot create the flow table '" + name + "' for " +
                               std::to_string(capacity) + " connections: " + index.error() +
                               " (lower the connection limit or give EAL more memory)"};
         }
-        return std::unique_ptr<FlowTable>(new FlowTable(std::move(index.value()), capacity));
+        return std::unique_ptr<FlowTable>(
+            new FlowTable(std::move(index.value()), capacity, std::move(entries)));
     }
     FlowTable(const FlowTable&) = delete;
     FlowTable& operator=(const FlowTable&) = delete;
@@ -68,7 +85,8 @@ class FlowTable {
         return slot < entries_.size() ? &entries_[slot] : nullptr;
     }
     std::size_t slots() const { return entries_.size(); }
-    void erase(const FourTuple& key) { index_->erase(key); }
+    // By value: the key is usually the entry's own tuple, which the index overwrites.
+    void erase(FourTuple key) { index_->erase(key); }
     std::uint32_t size() const { return index_->size(); }
     std::uint32_t capacity() const { return capacity_; }
     // Everything the table holds, allocated at start-up: the entries and the index.
@@ -77,8 +95,8 @@ class FlowTable {
     }
 
   private:
-    FlowTable(std::unique_ptr<Index> index, std::uint32_t capacity)
-        : index_(std::move(index)), capacity_(capacity), entries_(index_->slots()) {}
+    FlowTable(std::unique_ptr<Index> index, std::uint32_t capacity, std::vector<Entry> entries)
+        : index_(std::move(index)), capacity_(capacity), entries_(std::move(entries)) {}
 
     std::unique_ptr<Index> index_;
     std::uint32_t capacity_;

@@ -1,20 +1,28 @@
 // A purpose-built index from a connection's 4-tuple to a slot number, the alternative to the
 // rte_hash behind FlowTable (bench/flow_lookup_bench.cpp measures the two against each other).
 //
-// Layout: one preallocated power-of-two array of 16-byte buckets, each a 12-byte key and a 4-byte
-// slot, so four buckets share a cache line and a lookup usually touches one line. Collisions are
-// resolved by linear probing: the next bucket is the next 16 bytes, usually in the cache line
-// already fetched. The array has at least twice as many buckets as
-// the index has slots, so the load factor never exceeds 0.5 and probe runs stay short (Knuth,
-// TAOCP vol. 3, 6.4: about 1.5 probes for a hit and 2.5 for a miss at that load).
+// Layout: one preallocated array of 8-byte buckets, each a key's full 32-bit hash and its slot,
+// eight to a cache line. The keys themselves live with the slots (`Keys`): a FlowTable keeps them
+// in its entries, where a hit has to look anyway (the TCB starts with its 4-tuple), so the index
+// costs 8 bytes per bucket rather than 20, and ten million connections stay inside their memory
+// budget. A probe compares hashes first, so a miss reads no key, and a hit reads the one key whose
+// 32-bit hash matched.
+//
+// Collisions are resolved by linear probing: the next bucket is the next 8 bytes, usually in the
+// cache line already fetched. There are exactly twice as many buckets as slots (not a power of
+// two: a hash picks its home by multiplication, Lemire's "fastrange"), so the load factor never
+// exceeds 0.5 and probe runs stay short (Knuth, TAOCP vol. 3, 6.4: about 1.5 probes for a hit and
+// 2.5 for a miss at that load).
 //
 // Deletion shifts the rest of the probe run back (Knuth's Algorithm R) instead of leaving
 // tombstones, so lookups never walk over dead buckets and the table does not degrade with churn
-// (a busy server opens and closes connections all day).
+// (a busy server opens and closes connections all day). It needs each moved entry's home, which
+// the stored hash gives without reading the key.
 //
 // Like rte_hash, the index hands out the slots itself: insert() takes a free slot in
 // [0, capacity) and erase() gives it back, so a FlowTable can keep using slots to index its entry
-// array. Everything is allocated by create(); nothing is allocated afterwards.
+// array. Free slots are chained through their keys, which a free slot does not need, so the free
+// list costs nothing. Everything is allocated by create(); nothing is allocated afterwards.
 //
 // Not thread-safe: one per worker, like FlowTable.
 #pragma once
@@ -24,6 +32,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <rte_errno.h>
@@ -49,27 +58,57 @@ struct FourTupleCrcHash {
     }
 };
 
+// The keys of an index that stands alone (its tests and benchmarks): an array of its own.
+class OwnKeys {
+  public:
+    static Result<OwnKeys, std::string> create(const std::string& name, std::uint32_t capacity,
+                                               int socket_id) {
+        auto* keys = static_cast<FourTuple*>(
+            rte_zmalloc_socket(name.c_str(), std::size_t{capacity} * sizeof(FourTuple),
+                               RTE_CACHE_LINE_SIZE, socket_id));
+        if (keys == nullptr) {
+            return Unexpected{"cannot allocate the keys of '" + name +
+                              "': " + std::string(rte_strerror(rte_errno))};
+        }
+        return OwnKeys(keys, capacity);
+    }
+    OwnKeys(OwnKeys&& other) noexcept
+        : keys_(std::exchange(other.keys_, nullptr)), count_(other.count_) {}
+    OwnKeys& operator=(OwnKeys&&) = delete;
+    ~OwnKeys() { rte_free(keys_); }
+
+    FourTuple& operator()(std::uint32_t slot) const { return keys_[slot]; }
+    std::size_t memory_bytes() const { return std::size_t{count_} * sizeof(FourTuple); }
+
+  private:
+    OwnKeys(FourTuple* keys, std::uint32_t count) : keys_(keys), count_(count) {}
+    FourTuple* keys_;
+    std::uint32_t count_;
+};
+
 // `Hash` must be the function that any precomputed hash handed to the *_with_hash calls comes
-// from. Deletion recomputes the hashes of the entries it moves, so the index must be able to
-// compute it from the key alone: to reuse the NIC's RSS hash per packet, instantiate with a
-// software Toeplitz hash of the tuple as the NIC sees it (rte_softrss); inserts and erases, once
-// per connection, then pay for the software hash, and lookups, once per packet, do not.
-template <typename Hash = FourTupleCrcHash>
+// from. To reuse the NIC's RSS hash per packet, instantiate with a software Toeplitz hash of the
+// tuple as the NIC sees it (rte_softrss): inserts, once per connection, then pay for the software
+// hash, and lookups, once per packet, do not.
+//
+// `Keys` maps a slot to the FourTuple stored for it, as a reference the index may write: insert()
+// stores the key there, and a free slot's key holds the free list's link.
+template <typename Hash = FourTupleCrcHash, typename Keys = OwnKeys>
 class OpenAddressingIndex {
   public:
     // "No slot": a miss, a refused insert, or an empty bucket.
     static constexpr std::uint32_t kNoSlot = UINT32_MAX;
-    // Twice this many buckets still fits the 32-bit hash's bit range (see home()).
+    // Twice this many buckets still fits in 32 bits.
     static constexpr std::uint32_t kMaxCapacity = 1U << 30;
 
     static Result<std::unique_ptr<OpenAddressingIndex>, std::string> create(
         const std::string& name, std::uint32_t capacity, int socket_id = SOCKET_ID_ANY,
-        Hash hash = Hash{});
+        Hash hash = Hash{}, Keys keys = Keys{}) requires(!std::is_same_v<Keys, OwnKeys>);
+    static Result<std::unique_ptr<OpenAddressingIndex>, std::string> create(
+        const std::string& name, std::uint32_t capacity, int socket_id = SOCKET_ID_ANY,
+        Hash hash = Hash{}) requires std::is_same_v<Keys, OwnKeys>;
 
-    ~OpenAddressingIndex() {
-        rte_free(buckets_);
-        rte_free(free_slots_);
-    }
+    ~OpenAddressingIndex() { rte_free(buckets_); }
     OpenAddressingIndex(const OpenAddressingIndex&) = delete;
     OpenAddressingIndex& operator=(const OpenAddressingIndex&) = delete;
 
@@ -83,17 +122,30 @@ class OpenAddressingIndex {
     // look absent; it never yields another key's slot.
     std::uint32_t find_with_hash(const FourTuple& key, std::uint32_t hash) const {
         for (std::uint32_t i = home(hash);; i = next(i)) {
-            const Bucket& b = buckets_[i];
+            const Bucket b = buckets_[i];
             // A probe run always ends at an empty bucket: at most half of them are full.
             if (b.slot == kNoSlot)
                 return kNoSlot;
-            if (same_key(b.key, key))
+            if (b.hash == hash && same_key(keys_(b.slot), key))
                 return b.slot;
         }
     }
     // Brings the key's home bucket towards the cache, so that a burst can start all its memory
     // accesses before it waits for the first (what rte_hash_lookup_bulk does inside).
     void prefetch(std::uint32_t hash) const { rte_prefetch0(&buckets_[home(hash)]); }
+    // A burst's second stage, once prefetch() has brought the home bucket: brings the key of the
+    // first bucket in the run whose hash matches (the one a hit will compare).
+    void prefetch_key(std::uint32_t hash) const {
+        for (std::uint32_t i = home(hash);; i = next(i)) {
+            const Bucket b = buckets_[i];
+            if (b.slot == kNoSlot)
+                return;
+            if (b.hash == hash) {
+                rte_prefetch0(&keys_(b.slot));
+                return;
+            }
+        }
+    }
 
     // A free slot now bound to `key`; kNoSlot when `key` is already present (find() tells its
     // slot) or all slots are taken.
@@ -102,13 +154,16 @@ class OpenAddressingIndex {
         assert(hash == hash_(key));
         std::uint32_t i = home(hash);
         for (; buckets_[i].slot != kNoSlot; i = next(i)) {
-            if (same_key(buckets_[i].key, key))
+            if (buckets_[i].hash == hash && same_key(keys_(buckets_[i].slot), key))
                 return kNoSlot;
         }
-        if (free_count_ == 0)
+        if (free_head_ == kNoSlot)
             return kNoSlot;
-        const std::uint32_t slot = free_slots_[--free_count_];
-        buckets_[i] = Bucket{key, slot};
+        const std::uint32_t slot = free_head_;
+        free_head_ = free_link(slot);
+        keys_(slot) = key;
+        buckets_[i] = Bucket{hash, slot};
+        ++size_;
         return slot;
     }
 
@@ -118,20 +173,24 @@ class OpenAddressingIndex {
         assert(hash == hash_(key));
         std::uint32_t hole = home(hash);
         for (;; hole = next(hole)) {
-            if (buckets_[hole].slot == kNoSlot)
+            const Bucket b = buckets_[hole];
+            if (b.slot == kNoSlot)
                 return kNoSlot;
-            if (same_key(buckets_[hole].key, key))
+            if (b.hash == hash && same_key(keys_(b.slot), key))
                 break;
         }
         const std::uint32_t slot = buckets_[hole].slot;
-        free_slots_[free_count_++] = slot;
+        // Pushed on the free list: the slot freed last is reused first, still cached.
+        keys_(slot) = FourTuple{free_head_, 0, 0, 0};
+        free_head_ = slot;
+        --size_;
         // Backward shift (Knuth, Algorithm R): every later entry of the run must stay reachable
         // from its home bucket without crossing an empty bucket. An entry may move back into the
         // hole when the hole lies cyclically in [its home, its position); it then leaves a hole of
         // its own. Entries whose home lies after the hole stay, and the scan goes on past them.
         for (std::uint32_t j = next(hole); buckets_[j].slot != kNoSlot; j = next(j)) {
-            const std::uint32_t from_home = (j - home(hash_(buckets_[j].key))) & mask_;
-            const std::uint32_t from_hole = (j - hole) & mask_;
+            const std::uint32_t from_home = distance(home(buckets_[j].hash), j);
+            const std::uint32_t from_hole = distance(hole, j);
             if (from_home >= from_hole) {
                 buckets_[hole] = buckets_[j];
                 hole = j;
@@ -141,89 +200,118 @@ class OpenAddressingIndex {
         return slot;
     }
 
-    std::uint32_t size() const { return capacity_ - free_count_; }
+    std::uint32_t size() const { return size_; }
     std::uint32_t capacity() const { return capacity_; }
     // Slots are in [0, slots()): the size of an entry array indexed by them.
     std::uint32_t slots() const { return capacity_; }
-    std::uint32_t buckets() const { return mask_ + 1; }
-    // What create() allocated: the buckets and the free-slot stack.
+    std::uint32_t buckets() const { return bucket_count_; }
+    // What create() allocated: the buckets (and the keys, when the index keeps its own).
     std::size_t memory_bytes() const {
-        return std::size_t{buckets()} * sizeof(Bucket) + std::size_t{capacity_} * sizeof(std::uint32_t);
+        std::size_t bytes = std::size_t{bucket_count_} * sizeof(Bucket);
+        if constexpr (std::is_same_v<Keys, OwnKeys>)
+            bytes += keys_.memory_bytes();
+        return bytes;
     }
-    // Where a key with this hash starts probing; for tests that build collisions on purpose.
-    std::uint32_t home(std::uint32_t hash) const { return hash >> shift_; }
+    // Where a key with this hash starts probing; for tests that build collisions on purpose. The
+    // hash's *high* bits choose: a NIC picks the receive queue from the RSS hash's low bits (the
+    // redirection table), so on one worker those bits are nearly constant; indexing by them would
+    // fill a fraction of the buckets and make long probe runs.
+    std::uint32_t home(std::uint32_t hash) const {
+        return static_cast<std::uint32_t>((std::uint64_t{hash} * bucket_count_) >> 32);
+    }
 
   private:
     struct Bucket {
-        FourTuple key;
+        std::uint32_t hash;
         std::uint32_t slot;  // kNoSlot: empty
     };
-    static_assert(sizeof(Bucket) == 16, "four buckets to a cache line, none straddling two");
+    static_assert(sizeof(Bucket) == 8, "eight buckets to a cache line, none straddling two");
 
-    OpenAddressingIndex(Bucket* buckets, std::uint32_t* free_slots, std::uint32_t capacity,
-                        unsigned bucket_bits, Hash hash)
+    OpenAddressingIndex(Bucket* buckets, std::uint32_t capacity, Hash hash, Keys keys)
         : buckets_(buckets),
-          free_slots_(free_slots),
+          keys_(std::move(keys)),
           hash_(std::move(hash)),
           capacity_(capacity),
-          free_count_(capacity),
-          mask_(static_cast<std::uint32_t>((std::uint64_t{1} << bucket_bits) - 1)),
-          shift_(32 - bucket_bits) {}
+          bucket_count_(2 * capacity) {
+        // Popped from the front: slot 0 is handed out first.
+        for (std::uint32_t slot = capacity; slot-- > 0;) {
+            keys_(slot) = FourTuple{free_head_, 0, 0, 0};
+            free_head_ = slot;
+        }
+    }
 
-    std::uint32_t next(std::uint32_t i) const { return (i + 1) & mask_; }
+    std::uint32_t next(std::uint32_t i) const { return i + 1 == bucket_count_ ? 0 : i + 1; }
+    // How many buckets forward `to` lies from `from`, cyclically.
+    std::uint32_t distance(std::uint32_t from, std::uint32_t to) const {
+        return to >= from ? to - from : to + bucket_count_ - from;
+    }
+    std::uint32_t free_link(std::uint32_t slot) const { return keys_(slot).local_ip; }
     // Byte comparison: the key is packed, and two wide loads beat four field compares.
     static bool same_key(const FourTuple& a, const FourTuple& b) {
         return std::memcmp(&a, &b, sizeof(FourTuple)) == 0;
     }
 
     Bucket* buckets_;
-    std::uint32_t* free_slots_;  // a stack: the slot freed last is reused first, still cached
+    Keys keys_;
     [[no_unique_address]] Hash hash_;
     std::uint32_t capacity_;
-    std::uint32_t free_count_;
-    std::uint32_t mask_;
-    // The home bucket is the hash's *high* bits. A NIC picks the receive queue from the RSS hash's
-    // low bits (the redirection table), so on one worker those bits are nearly constant; indexing
-    // by them would fill a fraction of the buckets and make long probe runs.
-    unsigned shift_;
+    std::uint32_t bucket_count_;
+    std::uint32_t size_ = 0;
+    std::uint32_t free_head_ = kNoSlot;  // a stack chained through free slots' keys
 };
 
-template <typename Hash>
-Result<std::unique_ptr<OpenAddressingIndex<Hash>>, std::string> OpenAddressingIndex<Hash>::create(
-    const std::string& name, std::uint32_t capacity, int socket_id, Hash hash) {
-    if (capacity == 0 || capacity > kMaxCapacity) {
+namespace detail {
+// The buckets, all empty, from the EAL heap as rte_hash's are: hugepages and the worker's NUMA
+// node in production.
+template <typename Bucket>
+Result<Bucket*, std::string> allocate_buckets(const std::string& name, std::uint32_t capacity,
+                                              std::uint32_t max_capacity, int socket_id) {
+    if (capacity == 0 || capacity > max_capacity) {
         return Unexpected{"flow index '" + name + "': capacity " + std::to_string(capacity) +
-                          " is not in [1, " + std::to_string(kMaxCapacity) + "]"};
+                          " is not in [1, " + std::to_string(max_capacity) + "]"};
     }
-    // The smallest power of two >= 2 * capacity: load factor <= 0.5 even when every slot is
-    // taken. At least two buckets, so that the shift in home() stays below 32.
-    unsigned bucket_bits = 1;
-    while ((std::uint64_t{1} << bucket_bits) < std::uint64_t{2} * capacity)
-        ++bucket_bits;
-    const std::size_t bucket_count = std::size_t{1} << bucket_bits;
-
-    // From the EAL heap, as rte_hash is: hugepages and the worker's NUMA node in production.
+    const std::size_t bucket_count = std::size_t{2} * capacity;
     auto* buckets = static_cast<Bucket*>(rte_malloc_socket(
         name.c_str(), bucket_count * sizeof(Bucket), RTE_CACHE_LINE_SIZE, socket_id));
-    auto* free_slots = static_cast<std::uint32_t*>(
-        rte_malloc_socket(name.c_str(), std::size_t{capacity} * sizeof(std::uint32_t),
-                          RTE_CACHE_LINE_SIZE, socket_id));
-    if (buckets == nullptr || free_slots == nullptr) {
-        rte_free(buckets);
-        rte_free(free_slots);
+    if (buckets == nullptr) {
         return Unexpected{"cannot allocate the flow index '" + name + "' for " +
                           std::to_string(capacity) + " connections (" +
                           std::to_string(bucket_count * sizeof(Bucket) >> 20) +
                           " MiB): " + rte_strerror(rte_errno) +
                           " (lower the connection limit or give EAL more memory)"};
     }
-    for (std::size_t i = 0; i < bucket_count; ++i)
-        buckets[i] = Bucket{FourTuple{}, kNoSlot};
-    // Popped from the top: slot 0 is handed out first.
-    for (std::uint32_t i = 0; i < capacity; ++i)
-        free_slots[i] = capacity - 1 - i;
+    std::memset(static_cast<void*>(buckets), 0xff, bucket_count * sizeof(Bucket));  // slot kNoSlot
+    return buckets;
+}
+}  // namespace detail
+
+template <typename Hash, typename Keys>
+Result<std::unique_ptr<OpenAddressingIndex<Hash, Keys>>, std::string>
+OpenAddressingIndex<Hash, Keys>::create(const std::string& name, std::uint32_t capacity,
+                                        int socket_id, Hash hash,
+                                        Keys keys) requires(!std::is_same_v<Keys, OwnKeys>) {
+    auto buckets = detail::allocate_buckets<Bucket>(name, capacity, kMaxCapacity, socket_id);
+    if (!buckets)
+        return Unexpected{buckets.error()};
     return std::unique_ptr<OpenAddressingIndex>(
-        new OpenAddressingIndex(buckets, free_slots, capacity, bucket_bits, std::move(hash)));
+        new OpenAddressingIndex(buckets.value(), capacity, std::move(hash), std::move(keys)));
+}
+
+template <typename Hash, typename Keys>
+Result<std::unique_ptr<OpenAddressingIndex<Hash, Keys>>, std::string>
+OpenAddressingIndex<Hash, Keys>::create(const std::string& name, std::uint32_t capacity,
+                                        int socket_id,
+                                        Hash hash) requires std::is_same_v<Keys, OwnKeys> {
+    auto buckets = detail::allocate_buckets<Bucket>(name, capacity, kMaxCapacity, socket_id);
+    if (!buckets)
+        return Unexpected{buckets.error()};
+    auto keys = OwnKeys::create(name + "_keys", capacity, socket_id);
+    if (!keys) {
+        rte_free(buckets.value());
+        return Unexpected{keys.error()};
+    }
+    return std::unique_ptr<OpenAddressingIndex>(new OpenAddressingIndex(
+        buckets.value(), capacity, std::move(hash), std::move(keys).value()));
 }
 
 }  // namespace sluice::flow

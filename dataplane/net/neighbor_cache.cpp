@@ -6,7 +6,9 @@
 namespace sluice {
 
 namespace {
-std::uint32_t key_of(wire::Ipv4Address ip) { return ip.host(); }
+std::uint32_t key_of(wire::Ipv4Address ip) {
+    return ip.host();
+}
 }  // namespace
 
 Result<std::unique_ptr<NeighborCache>, std::string> NeighborCache::create(
@@ -38,7 +40,8 @@ NeighborCache::NeighborCache(rte_hash* index, const NeighborConfig& config, Neig
 
 NeighborCache::~NeighborCache() {
     for (Entry& e : entries_) {
-        if (e.state != State::Free) release_held(e, /*transmit=*/false);
+        if (e.state != State::Free)
+            release_held(e, /*transmit=*/false);
     }
     rte_hash_free(index_);
 }
@@ -46,14 +49,16 @@ NeighborCache::~NeighborCache() {
 NeighborCache::Entry* NeighborCache::find(wire::Ipv4Address ip) const {
     const std::uint32_t key = key_of(ip);
     const std::int32_t pos = rte_hash_lookup(index_, &key);
-    if (pos < 0) return nullptr;
+    if (pos < 0)
+        return nullptr;
     return const_cast<Entry*>(&entries_[static_cast<std::size_t>(pos)]);
 }
 
 NeighborCache::Entry* NeighborCache::insert(wire::Ipv4Address ip) {
     const std::uint32_t key = key_of(ip);
     const std::int32_t pos = rte_hash_add_key(index_, &key);
-    if (pos < 0) return nullptr;
+    if (pos < 0)
+        return nullptr;
     Entry& e = entries_[static_cast<std::size_t>(pos)];
     e = Entry{};
     e.ip = ip;
@@ -81,8 +86,16 @@ void NeighborCache::release_held(Entry& entry, bool transmit) {
 }
 
 const wire::MacAddress* NeighborCache::lookup(wire::Ipv4Address ip, Nanos now) const {
-    const Entry* e = find(ip);
-    if (e == nullptr || e->state != State::Reachable || now >= e->deadline) return nullptr;
+    // Most packets go to the same next hop as the one before (the gateway, or the one peer of a
+    // benchmark): remember it instead of hashing again. An entry freed or given to another
+    // address since no longer matches, and is looked up afresh.
+    const Entry* e = last_found_;
+    if (e == nullptr || e->ip != ip || e->state == State::Free) {
+        e = find(ip);
+        last_found_ = e;
+    }
+    if (e == nullptr || e->state != State::Reachable || now >= e->deadline)
+        return nullptr;
     return &e->mac;
 }
 
@@ -90,9 +103,11 @@ void NeighborCache::learn(wire::Ipv4Address ip, const wire::MacAddress& mac, Nan
                           bool create) {
     Entry* e = find(ip);
     if (e == nullptr) {
-        if (!create) return;
+        if (!create)
+            return;
         e = insert(ip);
-        if (e == nullptr) return;  // full: the next packet for it will ask again
+        if (e == nullptr)
+            return;  // full: the next packet for it will ask again
     }
     const bool was_waiting = e->state == State::Incomplete;
     e->mac = mac;
@@ -105,13 +120,13 @@ void NeighborCache::learn(wire::Ipv4Address ip, const wire::MacAddress& mac, Nan
     }
 }
 
-NeighborCache::HoldOutcome NeighborCache::hold(wire::Ipv4Address ip, rte_mbuf* packet,
-                                               Nanos now) {
+NeighborCache::HoldOutcome NeighborCache::hold(wire::Ipv4Address ip, rte_mbuf* packet, Nanos now) {
     Entry* e = find(ip);
     bool fresh = false;
     if (e == nullptr) {
         e = insert(ip);
-        if (e == nullptr) return HoldOutcome::TableFull;
+        if (e == nullptr)
+            return HoldOutcome::TableFull;
         fresh = true;
     }
     if (e->state != State::Incomplete) {
@@ -121,15 +136,18 @@ NeighborCache::HoldOutcome NeighborCache::hold(wire::Ipv4Address ip, rte_mbuf* p
         e->deadline = now + config_.retry_interval;
         fresh = true;
     }
-    if (e->held_count == kMaxHeldPerEntry) return HoldOutcome::QueueFull;
+    if (e->held_count == kMaxHeldPerEntry)
+        return HoldOutcome::QueueFull;
     e->held[e->held_count++] = packet;
     return fresh ? HoldOutcome::QueuedNewEntry : HoldOutcome::Queued;
 }
 
 void NeighborCache::poll(Nanos now) {
-    if (used_ == 0) return;
+    if (used_ == 0)
+        return;
     for (Entry& e : entries_) {
-        if (e.state == State::Free || now < e.deadline) continue;
+        if (e.state == State::Free || now < e.deadline)
+            continue;
         if (e.state == State::Reachable) {
             ++counts_.expired;
             remove(e);

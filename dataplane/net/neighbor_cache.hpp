@@ -1,6 +1,7 @@
 // The ARP cache of one worker (RFC 826, with RFC 1122 2.3.2.1-2 for timeouts and flooding, and
-// 2.3.2.2 for the queue of packets awaiting resolution). Capacity, the queue per entry and the number
-// of requests are all bounded and fixed at start-up; every bound that is hit is counted by the caller.
+// 2.3.2.2 for the queue of packets awaiting resolution). Capacity, the queue per entry and the
+// number of requests are all bounded and fixed at start-up; every bound that is hit is counted by
+// the caller.
 //
 // Not thread-safe: one instance per worker, used only by that worker.
 #pragma once
@@ -32,17 +33,18 @@ struct NeighborConfig {
 
 // What the cache asks of its owner; keeps the cache free of packet building.
 class NeighborEvents {
-public:
+  public:
     virtual ~NeighborEvents() = default;
     virtual void send_arp_request(wire::Ipv4Address target) = 0;
     // A held packet whose next hop is now known; ownership passes to the callee.
     virtual void transmit_held(rte_mbuf* packet, const wire::MacAddress& next_hop) = 0;
-    // A held packet that will never be sent (no answer, or evicted); ownership passes to the callee.
+    // A held packet that will never be sent (no answer, or evicted); ownership passes to the
+    // callee.
     virtual void drop_unresolved(rte_mbuf* packet) = 0;
 };
 
 class NeighborCache {
-public:
+  public:
     static constexpr std::size_t kMaxHeldPerEntry = 8;
 
     enum class HoldOutcome : std::uint8_t {
@@ -81,7 +83,7 @@ public:
     };
     const Counts& counts() const { return counts_; }
 
-private:
+  private:
     enum class State : std::uint8_t { Free, Incomplete, Reachable };
     struct Entry {
         wire::Ipv4Address ip;
@@ -105,6 +107,7 @@ private:
     std::vector<Entry> entries_;  // indexed by the key's position in index_
     std::size_t used_ = 0;
     Counts counts_;
+    mutable const Entry* last_found_ = nullptr;  // what lookup() found last; see lookup()
 };
 
 }  // namespace sluice

@@ -24,7 +24,8 @@ std::uint32_t TcpStack::ts_value(const Tcb& t) const {
 }
 
 void TcpStack::output(Tcb& t) {
-    if (!may_send_data(t.state)) return;
+    if (!may_send_data(t.state))
+        return;
     const Nanos now = clock_.now();
     for (;;) {
         const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
@@ -33,21 +34,24 @@ void TcpStack::output(Tcb& t) {
         const std::uint32_t window = std::min(t.snd_wnd, t.cwnd);
         const std::uint32_t usable = window > sent ? window - sent : 0;
         const std::uint32_t length = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
-        if (length == 0) break;
+        if (length == 0)
+            break;
         if (length < t.snd_mss) {
             // RFC 9293 3.7.4 (Nagle): one small segment in flight at a time, unless disabled or
             // the data is the last before our FIN.
-            if (!t.nodelay && sent > 0 && !t.fin_queued) break;
+            if (!t.nodelay && sent > 0 && !t.fin_queued)
+                break;
             // RFC 9293 3.8.6.2.1: do not send a window-limited sliver unless it is at least half
             // the largest window the peer has offered.
-            if (length < unsent && length < t.max_snd_wnd / 2) break;
+            if (length < unsent && length < t.max_snd_wnd / 2)
+                break;
         }
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
         // Time one new segment at a time when timestamps do not (Karn: never a retransmission).
         if (!t.ts_ok && !t.rtt_timing && t.snd_nxt == t.snd_max) {
             t.rtt_timing = true;
             t.rtt_seq = t.snd_nxt;
-            t.rtt_start = now;
+            t.rtt_start = Stamp32<std::chrono::microseconds>::at(now);
         }
         if (t.snd_nxt < t.snd_max) {
             counters_.tcp_retransmitted_segments += 1;
@@ -85,19 +89,23 @@ std::uint16_t TcpStack::advertised_window(Tcb& t, bool syn) {
         (static_cast<std::uint32_t>(candidate - t.rcv_adv) >= threshold || offer == space)) {
         t.rcv_adv = candidate;
     }
-    if (t.rcv_adv < t.rcv_nxt) t.rcv_adv = t.rcv_nxt;
+    if (t.rcv_adv < t.rcv_nxt)
+        t.rcv_adv = t.rcv_nxt;
     const auto window = static_cast<std::uint32_t>(t.rcv_adv - t.rcv_nxt) >> t.rcv_wscale;
     return static_cast<std::uint16_t>(std::min<std::uint32_t>(window, 65535));
 }
 
 void TcpStack::maybe_send_window_update(Tcb& t) {
-    if (!is_synchronized(t.state) || t.peer_fin) return;
+    if (!is_synchronized(t.state) || t.peer_fin)
+        return;
     const std::uint32_t held = t.receive_queue.readable() + t.receive_queue.out_of_order_bytes();
     const std::uint32_t space = config_.receive_buffer > held ? config_.receive_buffer - held : 0;
-    const auto offered = static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
+    const auto offered =
+        static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
     // Tell the peer once the window has grown by two segments or half the buffer (as Linux does).
     const std::uint32_t worth = std::min<std::uint32_t>(2u * our_mss_, config_.receive_buffer / 2);
-    if (space > offered && space - offered >= worth) send_ack(t);
+    if (space > offered && space - offered >= worth)
+        send_ack(t);
 }
 
 void TcpStack::schedule_ack(Tcb& t, bool immediately) {
@@ -105,9 +113,16 @@ void TcpStack::schedule_ack(Tcb& t, bool immediately) {
         t.ack_now = true;
         return;
     }
-    if (!t.ack_pending) {
-        t.ack_pending = true;
-        wheel_.schedule(t.delayed_ack, clock_.now() + config_.delayed_ack);
+    if (t.ack_pending)
+        return;
+    t.ack_pending = true;
+    if (t.ack_queued)
+        return;  // its entry expires sooner: the ACK goes then
+    if (delayed_acks_.push(
+            {flows_->slot_of(t), t.generation, clock_.now() + config_.delayed_ack})) {
+        t.ack_queued = true;
+    } else {
+        t.ack_now = true;  // no room to wait: ACK at once, which is always allowed
     }
 }
 
@@ -115,10 +130,10 @@ void TcpStack::send_syn(Tcb& t) {
     const bool active = t.state == TcpState::SynSent;
     if (t.retries == 0) {
         t.rtt_timing = true;
-        t.rtt_seq = t.iss;
-        t.rtt_start = clock_.now();
+        t.rtt_seq = t.iss();
+        t.rtt_start = Stamp32<std::chrono::microseconds>::at(clock_.now());
     }
-    send_segment(t, t.iss, active ? kSyn : (kSyn | kAck), 0, 0);
+    send_segment(t, t.iss(), active ? kSyn : (kSyn | kAck), 0, 0);
 }
 
 void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
@@ -140,8 +155,10 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
     if (syn) {
         // Offer everything on an active open; on a SYN-ACK, only what the peer offered.
         th.options.mss = our_mss_;
-        if (active_syn || t.wscale_ok) th.options.window_scale = our_wscale_;
-        if (active_syn || t.sack_ok) th.options.sack_permitted = true;
+        if (active_syn || t.wscale_ok)
+            th.options.window_scale = our_wscale_;
+        if (active_syn || t.sack_ok)
+            th.options.sack_permitted = true;
         if (active_syn || t.ts_ok) {
             th.options.timestamps = wire::TcpTimestamps{ts_value(t), active_syn ? 0 : t.ts_recent};
         }
@@ -157,27 +174,26 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
         return;
     }
     th.emit({p, header_length});
-    if (payload_length > 0) t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
+    if (payload_length > 0)
+        t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
 
     const std::span<std::byte> segment(p, header_length + payload_length);
     if (net_.offloads().tx_tcp) {
         m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = static_cast<std::uint8_t>(header_length);
-        wire::store_be16(p + wire::kTcpChecksumOffset,
-                         wire::tcp_pseudo_header_checksum(t.tuple.local_address(),
-                                                          t.tuple.remote_address(),
-                                                          static_cast<std::uint16_t>(segment.size())));
+        wire::store_be16(
+            p + wire::kTcpChecksumOffset,
+            wire::tcp_pseudo_header_checksum(t.tuple.local_address(), t.tuple.remote_address(),
+                                             static_cast<std::uint16_t>(segment.size())));
     } else {
-        wire::store_be16(p + wire::kTcpChecksumOffset,
-                         wire::tcp_checksum(t.tuple.local_address(), t.tuple.remote_address(), segment));
+        wire::store_be16(
+            p + wire::kTcpChecksumOffset,
+            wire::tcp_checksum(t.tuple.local_address(), t.tuple.remote_address(), segment));
     }
     if (flags & kAck) {
         t.last_ack_sent = t.rcv_nxt;
         t.ack_now = false;
-        if (t.ack_pending) {
-            t.ack_pending = false;
-            wheel_.cancel(t.delayed_ack);
-        }
+        t.ack_pending = false;  // a queued entry stays, and finds nothing owed
     }
     counters_.tcp_segments_sent += 1;
     transmit(m, t.tuple);

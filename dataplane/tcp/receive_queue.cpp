@@ -69,13 +69,14 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
 
     // Out of order: place it in the sorted list, cut to the gaps between what is held. The bound is
     // checked first, so a refused segment never costs data already held.
-    if (ooo_count_ >= max_ooo) {
+    if (out_of_order_segments() >= max_ooo) {
         free_one(segment);
         out.dropped = true;
         return out;
     }
     rte_mbuf** link = &ooo_head_;
-    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq) link = &(*link)->next;
+    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq)
+        link = &(*link)->next;
     // `*link` is the first held segment that ends after `seq` begins.
     if (*link != nullptr && seq_of(*link) <= seq) {
         // Overlaps its front with a held one.
@@ -96,7 +97,6 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         rte_mbuf* covered = *link;
         *link = covered->next;
         ooo_bytes_ -= covered->data_len;
-        --ooo_count_;
         free_one(covered);
     }
     if (*link != nullptr && seq_of(*link) < end) {
@@ -105,7 +105,6 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
     segment->next = *link;
     *link = segment;
     ooo_bytes_ += segment->data_len;
-    ++ooo_count_;
     out.held = true;
     return out;
 }
@@ -115,7 +114,6 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt) {
         rte_mbuf* m = ooo_head_;
         ooo_head_ = m->next;
         ooo_bytes_ -= m->data_len;
-        --ooo_count_;
         const auto old = static_cast<std::uint32_t>(rcv_nxt - seq_of(m));
         if (old >= m->data_len) {
             free_one(m);
@@ -128,11 +126,20 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt) {
     return rcv_nxt;
 }
 
+std::uint32_t ReceiveQueue::out_of_order_segments() const {
+    std::uint32_t n = 0;
+    for (const rte_mbuf* m = ooo_head_; m != nullptr; m = m->next)
+        ++n;
+    return n;
+}
+
 rte_mbuf* ReceiveQueue::pop() {
     rte_mbuf* m = head_;
-    if (m == nullptr) return nullptr;
+    if (m == nullptr)
+        return nullptr;
     head_ = m->next;
-    if (head_ == nullptr) tail_ = nullptr;
+    if (head_ == nullptr)
+        tail_ = nullptr;
     m->next = nullptr;
     m->nb_segs = 1;
     m->pkt_len = m->data_len;
@@ -143,8 +150,8 @@ rte_mbuf* ReceiveQueue::pop() {
 std::uint32_t ReceiveQueue::read(std::span<std::byte> out) {
     std::uint32_t copied = 0;
     while (head_ != nullptr && copied < out.size()) {
-        const auto n = static_cast<std::uint32_t>(
-            std::min<std::size_t>(head_->data_len, out.size() - copied));
+        const auto n =
+            static_cast<std::uint32_t>(std::min<std::size_t>(head_->data_len, out.size() - copied));
         std::memcpy(out.data() + copied, rte_pktmbuf_mtod(head_, const std::byte*), n);
         copied += n;
         in_order_bytes_ -= n;
@@ -152,7 +159,8 @@ std::uint32_t ReceiveQueue::read(std::span<std::byte> out) {
             rte_mbuf* next = head_->next;
             free_one(head_);
             head_ = next;
-            if (head_ == nullptr) tail_ = nullptr;
+            if (head_ == nullptr)
+                tail_ = nullptr;
         } else {
             head_->data_off = static_cast<std::uint16_t>(head_->data_off + n);
             head_->data_len = static_cast<std::uint16_t>(head_->data_len - n);
@@ -165,7 +173,8 @@ std::uint32_t ReceiveQueue::read(std::span<std::byte> out) {
 std::uint32_t ReceiveQueue::peek(std::span<std::byte> out) const {
     std::uint32_t copied = 0;
     for (const rte_mbuf* m = head_; m != nullptr && copied < out.size(); m = m->next) {
-        const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(m->data_len, out.size() - copied));
+        const auto n =
+            static_cast<std::uint32_t>(std::min<std::size_t>(m->data_len, out.size() - copied));
         std::memcpy(out.data() + copied, rte_pktmbuf_mtod(m, const std::byte*), n);
         copied += n;
     }
@@ -173,7 +182,8 @@ std::uint32_t ReceiveQueue::peek(std::span<std::byte> out) const {
 }
 
 bool ReceiveQueue::first_held(SeqNum& start, SeqNum& end) const {
-    if (ooo_head_ == nullptr) return false;
+    if (ooo_head_ == nullptr)
+        return false;
     start = seq_of(ooo_head_);
     end = start + ooo_head_->data_len;
     return true;
@@ -189,7 +199,6 @@ void ReceiveQueue::clear() {
     }
     tail_ = nullptr;
     in_order_bytes_ = ooo_bytes_ = 0;
-    ooo_count_ = 0;
 }
 
 }  // namespace sluice::tcp

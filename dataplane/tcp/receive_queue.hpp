@@ -15,7 +15,7 @@
 namespace sluice::tcp {
 
 class ReceiveQueue {
-public:
+  public:
     ReceiveQueue() = default;
     ReceiveQueue(const ReceiveQueue&) = delete;
     ReceiveQueue& operator=(const ReceiveQueue&) = delete;
@@ -23,7 +23,9 @@ public:
 
     // In-order bytes waiting for the application.
     std::uint32_t readable() const { return in_order_bytes_; }
-    std::uint32_t out_of_order_segments() const { return ooo_count_; }
+    bool has_out_of_order() const { return ooo_head_ != nullptr; }
+    // Counted by walking them (at most the configured bound): not kept, to keep the TCB small.
+    std::uint32_t out_of_order_segments() const;
     std::uint32_t out_of_order_bytes() const { return ooo_bytes_; }
 
     // A segment whose payload (the mbuf's data, trimmed to the window by the caller) starts at
@@ -32,8 +34,8 @@ public:
     // `rcv_nxt` is returned unchanged. Takes ownership in every case.
     struct Outcome {
         SeqNum rcv_nxt;
-        bool held = false;      // kept out of order
-        bool dropped = false;   // out of order but no room, or wholly duplicate
+        bool held = false;     // kept out of order
+        bool dropped = false;  // out of order but no room, or wholly duplicate
     };
     Outcome insert(rte_mbuf* segment, SeqNum seq, SeqNum rcv_nxt, std::uint16_t max_ooo);
 
@@ -47,17 +49,17 @@ public:
     bool first_held(SeqNum& start, SeqNum& end) const;
     void clear();
 
-private:
+  private:
     void append_in_order(rte_mbuf* m);
     SeqNum drain_held(SeqNum rcv_nxt);
     static SeqNum seq_of(const rte_mbuf* m) { return SeqNum(m->hash.usr); }
 
+    // Pointers first, then the counts: 32 bytes with no padding (one in every TCB).
     rte_mbuf* head_ = nullptr;  // in order
     rte_mbuf* tail_ = nullptr;
-    std::uint32_t in_order_bytes_ = 0;
     rte_mbuf* ooo_head_ = nullptr;  // sorted by sequence number, no overlaps
+    std::uint32_t in_order_bytes_ = 0;
     std::uint32_t ooo_bytes_ = 0;
-    std::uint16_t ooo_count_ = 0;
 };
 
 }  // namespace sluice::tcp

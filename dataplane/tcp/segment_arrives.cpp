@@ -89,7 +89,7 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
         rte_pktmbuf_free(segment);
         return;
     }
-    t->last_received = clock_.now();
+    t->last_received = Stamp32<std::chrono::milliseconds>::at(clock_.now());
     t->probes_sent = 0;
     if (t->state == TcpState::SynSent) {
         segment_in_syn_sent(*t, *th, segment);
@@ -150,16 +150,14 @@ void TcpStack::segment_for_listener(Listener& l, const wire::TcpHeader& th,
     }
     // third: the SYN.
     t->passive = true;
-    t->listener = &l;
     ++l.half_open;
-    t->irs = th.seq;
     t->rcv_nxt = th.seq + 1;
     apply_syn_options(*t, th);
     t->snd_wnd = th.window;  // RFC 7323 2.2: a SYN's window is never scaled
     t->max_snd_wnd = t->snd_wnd;
     t->snd_wl1 = th.seq;
-    t->snd_wl2 = t->iss;
     initialise_send_side(*t);
+    t->snd_wl2 = t->iss();
     set_state(*t, TcpState::SynReceived);
     counters_.tcp_passive_opens += 1;
     send_syn(*t);
@@ -170,7 +168,7 @@ void TcpStack::segment_for_listener(Listener& l, const wire::TcpHeader& th,
 void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload) {
     rte_pktmbuf_free(payload);  // data on a SYN-ACK is rare; the peer retransmits it
     // first: the ACK must acknowledge our SYN.
-    const bool ack_acceptable = th.has(kAck) && th.ack > t.iss && th.ack <= t.snd_max;
+    const bool ack_acceptable = th.has(kAck) && th.ack > t.iss() && th.ack <= t.snd_max;
     if (th.has(kAck) && !ack_acceptable) {
         counters_.drop(DropReason::TcpBadAck);
         if (!th.has(kRst))
@@ -193,7 +191,6 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
         counters_.drop(DropReason::TcpUnexpected);
         return;
     }
-    t.irs = th.seq;
     t.rcv_nxt = th.seq + 1;
     t.rcv_adv = t.rcv_nxt + std::min<std::uint32_t>(config_.receive_buffer, 65535);  // our SYN's
     apply_syn_options(t, th);
@@ -204,7 +201,7 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
     if (ack_acceptable) {
         t.snd_una = th.ack;
         if (t.rtt_timing && th.ack > t.rtt_seq)
-            t.rtt.sample(clock_.now() - t.rtt_start);
+            t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
         t.rtt_timing = false;
         t.retries = 0;
         set_state(t, TcpState::Established);
@@ -230,10 +227,10 @@ bool TcpStack::paws_rejects(Tcb& t, const wire::TcpHeader& th) {
     const auto delta = static_cast<std::int32_t>(th.options.timestamps->value - t.ts_recent);
     if (delta >= 0)
         return false;
-    if (clock_.now() - t.ts_recent_time > kPawsIdleLimit) {
+    if (t.ts_recent_time.age(clock_.now()) > kPawsIdleLimit) {
         // R1's exception: after 24 idle days TS.Recent is stale; take the new value instead.
         t.ts_recent = th.options.timestamps->value;
-        t.ts_recent_time = clock_.now();
+        t.ts_recent_time = Stamp32<std::chrono::seconds>::at(clock_.now());
         return false;
     }
     return true;
@@ -246,7 +243,7 @@ void TcpStack::update_ts_recent(Tcb& t, const wire::TcpHeader& th) {
     if (th.seq <= t.last_ack_sent &&
         static_cast<std::int32_t>(th.options.timestamps->value - t.ts_recent) >= 0) {
         t.ts_recent = th.options.timestamps->value;
-        t.ts_recent_time = clock_.now();
+        t.ts_recent_time = Stamp32<std::chrono::seconds>::at(clock_.now());
     }
 }
 
@@ -273,7 +270,8 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     const std::uint32_t generation = t.generation;
 
     // A retransmitted SYN while our SYN-ACK is unanswered: answer it again rather than challenge.
-    if (t.state == TcpState::SynReceived && th.has(kSyn) && !th.has(kAck) && th.seq == t.irs) {
+    if (t.state == TcpState::SynReceived && th.has(kSyn) && !th.has(kAck) &&
+        th.seq == t.rcv_nxt - 1) {
         rte_pktmbuf_free(payload);
         send_syn(t);
         return;
@@ -433,9 +431,9 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
             const auto ms =
                 static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
             if (ms >= 0)
-                t.rtt.sample(std::chrono::milliseconds(ms));
+                t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
         } else if (t.rtt_timing && th.ack > t.rtt_seq) {
-            t.rtt.sample(clock_.now() - t.rtt_start);
+            t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
             t.rtt_timing = false;
         }
         // The FIN takes a sequence number but no byte of the queue.
@@ -558,7 +556,7 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     const std::uint32_t full_sized = our_mss_ - (t.ts_ok ? 12U : 0U);
     const bool two_segments_owed =
         static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2U * full_sized;
-    schedule_ack(t, filled_gap || two_segments_owed || t.receive_queue.out_of_order_segments() > 0);
+    schedule_ack(t, filled_gap || two_segments_owed || t.receive_queue.has_out_of_order());
     if (t.handler != nullptr)
         t.handler->on_readable(handle_of(t));
 }

@@ -14,7 +14,7 @@
 namespace sluice::tcp {
 
 class SendQueue {
-public:
+  public:
     SendQueue() = default;
     SendQueue(const SendQueue&) = delete;
     SendQueue& operator=(const SendQueue&) = delete;
@@ -25,8 +25,10 @@ public:
 
     // Copies as much of `data` as `room` allows into mbufs from `pool`; returns the bytes taken,
     // fewer than asked when the room or the pool runs out.
-    std::uint32_t append_copy(std::span<const std::byte> data, std::uint32_t room, rte_mempool* pool);
-    // Takes a whole chain without copying (zero-copy send); its segments join the queue as they are.
+    std::uint32_t append_copy(std::span<const std::byte> data, std::uint32_t room,
+                              rte_mempool* pool);
+    // Takes a whole chain without copying (zero-copy send); its segments join the queue as they
+    // are.
     void append_chain(rte_mbuf* chain);
     // Drops `n` acknowledged bytes from the front.
     void consume(std::uint32_t n);
@@ -34,14 +36,15 @@ public:
     void copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out);
     void clear();
 
-private:
+  private:
     void link(rte_mbuf* segment);
 
+    // Pointers first, then the counts: 32 bytes with no padding (one in every TCB).
     rte_mbuf* head_ = nullptr;
     rte_mbuf* tail_ = nullptr;
+    rte_mbuf* cursor_ = nullptr;  // a segment at or before the last read position
     std::uint32_t bytes_ = 0;
-    rte_mbuf* cursor_ = nullptr;         // a segment at or before the last read position
-    std::uint32_t cursor_offset_ = 0;    // stream offset of cursor_'s first byte
+    std::uint32_t cursor_offset_ = 0;  // stream offset of cursor_'s first byte
 };
 
 }  // namespace sluice::tcp

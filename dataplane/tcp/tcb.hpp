@@ -15,78 +15,87 @@
 
 namespace sluice::tcp {
 
-class Listener;
-
 // What the connection's one retransmission-class timer is doing now (only one applies at a time).
 enum class TimerKind : std::uint8_t { None, Retransmit, Persist, Keepalive, FinWait2, TimeWait };
 
+// Ten million of these must fit in memory (bench/scale), so fields are ordered to leave no holes,
+// times are 32-bit stamps, and the RTO bounds and the delayed ACK live in the stack, not here; a
+// static_assert below keeps the size from creeping up. The fields a data segment touches come
+// first, in the first cache line.
 struct Tcb {
-    flow::FourTuple tuple;
-    TcpState state = TcpState::Closed;
+    flow::FourTuple tuple;         // first: the flow index compares it on every hit
     std::uint32_t generation = 0;  // bumped when the slot is released; handles compare it
 
     // Send sequence space (RFC 9293 3.3.1). snd_max is the highest sequence number ever sent:
-    // snd_nxt goes back to snd_una when the retransmission timer fires.
-    SeqNum iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
-    std::uint32_t snd_wnd = 0;      // bytes, scaled
-    std::uint32_t max_snd_wnd = 0;  // RFC 5961 5.2's MAX.SND.WND
-    SeqNum fin_seq;                 // our FIN's sequence number, once the application asked for it
+    // snd_nxt goes back to snd_una when the retransmission timer fires. ISS is not kept: until our
+    // SYN is acknowledged it is SND.UNA, and after that nothing needs it.
+    SeqNum snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
+    std::uint32_t snd_wnd = 0;  // bytes, scaled
 
     // Receive sequence space. rcv_adv is the right edge of the window last advertised; the window
-    // never shrinks (RFC 9293 3.8.6.2.2).
-    SeqNum irs, rcv_nxt, rcv_adv;
+    // never shrinks (RFC 9293 3.8.6.2.2). IRS is not kept either: in SYN-RECEIVED, the only state
+    // that asks, it is RCV.NXT - 1.
+    SeqNum rcv_nxt, rcv_adv;
+    SeqNum last_ack_sent;
 
     std::uint16_t snd_mss = 536;  // payload bytes per segment we send (options subtracted)
-    std::uint16_t peer_mss = 536;
-    std::uint8_t snd_wscale = 0;  // the peer's shift, applied to windows it sends
-    std::uint8_t rcv_wscale = 0;  // our shift, applied to windows we send
+    TcpState state = TcpState::Closed;
+    TimerKind timer_kind = TimerKind::None;  // what `timer` is doing
+    std::uint8_t snd_wscale = 0;             // the peer's shift, applied to windows it sends
+    std::uint8_t rcv_wscale = 0;             // our shift, applied to windows we send
 
     bool wscale_ok : 1 = false;
     bool ts_ok : 1 = false;
     bool sack_ok : 1 = false;
     bool nodelay : 1 = false;
     bool keepalive : 1 = false;
-    bool fin_queued : 1 = false;    // shutdown_write() or close(): FIN after the queued data
-    bool app_closed : 1 = false;    // close(): no more reads, no callbacks but on_closed
-    bool want_writable : 1 = false; // a send() did not fit: tell on_writable
-    bool passive : 1 = false;       // came from a listener
-    bool peer_fin : 1 = false;      // the peer's FIN was received
-    bool rtt_timing : 1 = false;    // rtt_seq/rtt_start measure a segment (no timestamps)
-    bool ack_pending : 1 = false;   // an ACK is owed, within the delayed-ACK time
-    bool ack_now : 1 = false;       // an ACK is owed at the end of this segment's processing
-    bool pooled_port : 1 = false;   // the local port came from PortArrangements: give it back
+    bool fin_queued : 1 = false;     // shutdown_write() or close(): FIN after the queued data
+    bool app_closed : 1 = false;     // close(): no more reads, no callbacks but on_closed
+    bool want_writable : 1 = false;  // a send() did not fit: tell on_writable
+    bool passive : 1 = false;        // came from a listener
+    bool peer_fin : 1 = false;       // the peer's FIN was received
+    bool rtt_timing : 1 = false;     // rtt_seq/rtt_start measure a segment (no timestamps)
+    bool ack_pending : 1 = false;    // an ACK is owed, within the delayed-ACK time
+    bool ack_queued : 1 = false;     // the stack's DelayedAckQueue holds an entry for this TCB
+    bool ack_now : 1 = false;        // an ACK is owed at the end of this segment's processing
+    bool pooled_port : 1 = false;    // the local port came from PortArrangements: give it back
+
+    std::uint8_t dupacks = 0;
+    std::uint8_t retries = 0;      // consecutive expiries of the current timer
+    std::uint8_t probes_sent = 0;  // keepalive probes since the peer was last heard
 
     // Timestamps (RFC 7323 3, 4.3, 5).
     std::uint32_t ts_recent = 0;
     std::uint32_t ts_offset = 0;  // per-connection random offset for our TSval (RFC 7323 5.4)
-    Nanos ts_recent_time{0};
-    SeqNum last_ack_sent;
-
-    // RTT timing without timestamps: one segment at a time (Karn's rule: never a retransmitted one).
-    SeqNum rtt_seq;
-    Nanos rtt_start{0};
-    RttEstimator rtt;
+    Stamp32<std::chrono::seconds> ts_recent_time;  // for PAWS's 24-day rule (5.5)
 
     // Congestion control (RFC 5681) and loss detection.
     std::uint32_t cwnd = 0;
     std::uint32_t ssthresh = 0;
-    std::uint8_t dupacks = 0;
-    std::uint8_t retries = 0;        // consecutive expiries of the current timer
-    std::uint8_t probes_sent = 0;    // keepalive probes since the peer was last heard
-    SeqNum retransmit_armed_una;     // SND.UNA when the retransmission timer was armed
+    std::uint32_t max_snd_wnd = 0;  // RFC 5961 5.2's MAX.SND.WND
+    SeqNum retransmit_armed_una;    // SND.UNA when the retransmission timer was armed
     std::uint32_t total_retransmits = 0;
+
+    SeqNum fin_seq;  // our FIN's sequence number, once the application asked for it
+
+    // RTT timing without timestamps: one segment at a time (Karn's rule: never a retransmitted
+    // one).
+    SeqNum rtt_seq;
+    Stamp32<std::chrono::microseconds> rtt_start;
+    RttEstimator rtt;
+    Stamp32<std::chrono::milliseconds> last_received;  // for keepalive
 
     SendQueue send_queue;
     ReceiveQueue receive_queue;
-    TimerEntry timer;         // one of TimerKind
-    TimerEntry delayed_ack;
-    Nanos last_received{0};   // for keepalive
+    TimerEntry timer;  // one of TimerKind
 
     api::ConnectionHandler* handler = nullptr;
     void* user_data = nullptr;
-    Listener* listener = nullptr;  // while half-open from a listener (backlog accounting)
+    // A passive connection's listener is the one on its local port: unlisten() resets the
+    // half-open ones first, so no pointer is kept.
 
-    TimerKind timer_kind() const { return static_cast<TimerKind>(timer.kind); }
+    // Our SYN's sequence number, while it is unacknowledged (SYN-SENT, SYN-RECEIVED).
+    SeqNum iss() const { return snd_una; }
     std::uint32_t bytes_in_flight() const { return static_cast<std::uint32_t>(snd_max - snd_una); }
     // Bytes queued but never sent.
     std::uint32_t unsent() const {
@@ -96,5 +105,9 @@ struct Tcb {
     bool fin_sent() const { return fin_queued && snd_max > fin_seq; }
     bool fin_acked() const { return fin_queued && snd_una > fin_seq; }
 };
+
+// bench/scale's target is 256 bytes of engine state per idle connection, index included (16 bytes
+// of buckets per connection): a field added here must pay for itself.
+static_assert(sizeof(Tcb) <= 232, "the TCB outgrew its memory budget");
 
 }  // namespace sluice::tcp

@@ -11,17 +11,16 @@ namespace {
 constexpr std::uint16_t kEphemeralFirst = 49152;  // RFC 6335 6: the dynamic range
 constexpr std::uint16_t kEphemeralLast = 65535;
 constexpr std::uint32_t kEphemeralCount = kEphemeralLast - kEphemeralFirst + 1;
+// Connections that may wait for a delayed ACK at once; more ACK at once. 65,536 waiting within
+// 40 ms is 1.6 million delayed ACKs a second, and the queue costs 1 MiB.
+constexpr std::uint32_t kDelayedAckQueueLimit = 65536;
 }  // namespace
 
-Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(const TcpConfig& config,
-                                                                NetStack& net, rte_mempool* pool,
-                                                                WorkerCounters& counters,
-                                                                const Clock& clock,
-                                                                const std::string& name,
-                                                                const flow::RssModel* device_rss) {
+Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(
+    const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
+    const Clock& clock, const std::string& name, const flow::RssModel* device_rss) {
     std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
-    auto flows =
-        flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
+    auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
     if (!flows)
         return Unexpected{flows.error()};
     stack->flows_ = std::move(flows.value());
@@ -36,7 +35,9 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
       pool_(pool),
       counters_(counters),
       clock_(clock),
-      wheel_(clock.now()) {
+      wheel_(clock.now()),
+      delayed_acks_(std::min<std::uint32_t>(config.max_connections, kDelayedAckQueueLimit)),
+      rto_bounds_(RtoBounds::from(config.min_rto, config.max_rto)) {
     // RFC 9293 3.7.1: the MSS we offer is what fits our MTU without IP and TCP headers.
     // A segment must also fit one mbuf: headers in the headroom, TCP header and payload after it.
     const unsigned room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM - 60;
@@ -55,7 +56,6 @@ TcpStack::~TcpStack() {
         if (t.state == TcpState::Closed)
             continue;
         wheel_.cancel(t.timer);
-        wheel_.cancel(t.delayed_ack);
         t.send_queue.clear();
         t.receive_queue.clear();
     }
@@ -74,28 +74,26 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->state = TcpState::Closed;
     t->generation = generation;
     t->snd_wnd = t->max_snd_wnd = 0;
-    t->snd_mss = t->peer_mss = 536;
+    t->snd_mss = 536;
     t->snd_wscale = t->rcv_wscale = 0;
     t->wscale_ok = t->ts_ok = t->sack_ok = false;
     t->nodelay = !config_.nagle;
     t->keepalive = config_.keepalive;
     t->fin_queued = t->app_closed = t->want_writable = t->passive = t->peer_fin = false;
-    t->rtt_timing = t->ack_pending = t->pooled_port = false;
+    t->rtt_timing = t->ack_pending = t->ack_queued = t->pooled_port = false;
     t->ts_recent = 0;
-    t->ts_recent_time = Nanos{0};
+    t->ts_recent_time = {};
     t->ts_offset = static_cast<std::uint32_t>(isn_.keyed_hash(tuple) >> 32);
-    t->rtt = RttEstimator(config_.initial_rto, config_.min_rto, config_.max_rto);
+    t->rtt = RttEstimator(config_.initial_rto);
     t->cwnd = t->ssthresh = 0;
     t->dupacks = t->retries = 0;
     t->total_retransmits = 0;
-    t->timer.owner = t->delayed_ack.owner = slot;
-    t->timer.kind = static_cast<std::uint8_t>(TimerKind::None);
-    t->delayed_ack.kind = 0;
-    t->last_received = clock_.now();
+    t->timer.owner = slot;
+    t->timer_kind = TimerKind::None;
+    t->last_received = Stamp32<std::chrono::milliseconds>::at(clock_.now());
     t->handler = nullptr;
     t->user_data = nullptr;
-    t->listener = nullptr;
-    t->iss = isn_.generate(tuple, clock_.now());
+    t->snd_una = isn_.generate(tuple, clock_.now());  // the ISS (Tcb::iss())
     ++by_state_[static_cast<std::size_t>(TcpState::Closed)];
     return t;
 }
@@ -107,9 +105,9 @@ void TcpStack::set_state(Tcb& t, TcpState next) {
     ++by_state_[static_cast<std::size_t>(next)];
     if (next == TcpState::Established)
         counters_.tcp_established += 1;
-    if (t.state == TcpState::SynReceived && t.listener != nullptr) {
-        --t.listener->half_open;
-        t.listener = nullptr;
+    if (t.state == TcpState::SynReceived && t.passive) {
+        if (Listener* l = find_listener(t.tuple.local_port))
+            --l->half_open;
     }
     SLUICE_LOG(DEBUG, dataplane, "%s %.*s -> %.*s", t.tuple.to_string().c_str(),
                static_cast<int>(state_name(t.state).size()), state_name(t.state).data(),
@@ -128,8 +126,9 @@ void TcpStack::finish(Tcb& t, api::CloseReason reason) {
 }
 
 void TcpStack::release(Tcb& t) {
+    // Erasing from the flow table makes the slot's tuple a free-list link: keep a copy.
+    const flow::FourTuple tuple = t.tuple;
     wheel_.cancel(t.timer);
-    wheel_.cancel(t.delayed_ack);
     t.send_queue.clear();
     t.receive_queue.clear();
     set_state(t, TcpState::Closed);
@@ -137,16 +136,17 @@ void TcpStack::release(Tcb& t) {
     ++t.generation;
     t.handler = nullptr;
     counters_.tcp_closed += 1;
-    flows_->erase(t.tuple);
+    flows_->erase(tuple);
     if (t.pooled_port && arrangements_ != nullptr) {
         t.pooled_port = false;
-        arrangements_->give_back_port(LocalEndpoint{t.tuple.local_ip, t.tuple.local_port});
+        arrangements_->give_back_port(LocalEndpoint{tuple.local_ip, tuple.local_port});
     }
 }
 
 bool TcpStack::has_listener(std::uint16_t port) const {
     for (const Listener& l : listeners_) {
-        if (l.port == port) return true;
+        if (l.port == port)
+            return true;
     }
     return false;
 }
@@ -160,15 +160,14 @@ Listener* TcpStack::find_listener(std::uint16_t port) {
 }
 
 void TcpStack::initialise_send_side(Tcb& t) {
-    t.snd_una = t.iss;
-    t.snd_nxt = t.iss + 1;  // the SYN
+    t.snd_nxt = t.iss() + 1;  // the SYN
     t.snd_max = t.snd_nxt;
 }
 
 void TcpStack::apply_syn_options(Tcb& t, const wire::TcpHeader& th) {
     const wire::TcpOptions& o = th.options;
     // RFC 9293 3.7.1: 536 when the option is absent.
-    t.peer_mss = o.mss.value_or(536);
+    const std::uint16_t peer_mss = o.mss.value_or(536);
     // RFC 7323 2.2: scaling only when both SYNs carry the option; 2.3: a shift above 14 is 14.
     t.wscale_ok = o.window_scale.has_value();
     t.snd_wscale = t.wscale_ok ? std::min<std::uint8_t>(*o.window_scale, 14) : 0;
@@ -176,10 +175,10 @@ void TcpStack::apply_syn_options(Tcb& t, const wire::TcpHeader& th) {
     t.ts_ok = o.timestamps.has_value();
     if (t.ts_ok) {
         t.ts_recent = o.timestamps->value;
-        t.ts_recent_time = clock_.now();
+        t.ts_recent_time = Stamp32<std::chrono::seconds>::at(clock_.now());
     }
     t.sack_ok = o.sack_permitted;
-    const std::uint16_t mss = std::min(t.peer_mss, our_mss_);
+    const std::uint16_t mss = std::min(peer_mss, our_mss_);
     // The payload per segment leaves room for the options every segment carries.
     t.snd_mss = static_cast<std::uint16_t>(std::max(mss - (t.ts_ok ? 12 : 0), 64));
     // RFC 6928: an initial window of ten segments; RFC 5681 3.1: ssthresh starts arbitrarily high.
@@ -224,16 +223,10 @@ Status<api::Errno> TcpStack::unlisten(std::uint16_t port) {
     // application's already).
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         Tcb& t = *flows_->at(slot);
-        if (t.state == TcpState::SynReceived && t.listener == &*it)
+        if (t.state == TcpState::SynReceived && t.passive && t.tuple.local_port == port)
             abort(t);
     }
     listeners_.erase(it);
-    // Other listeners moved: re-point their half-open connections.
-    for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
-        Tcb& t = *flows_->at(slot);
-        if (t.state == TcpState::SynReceived && t.passive)
-            t.listener = find_listener(t.tuple.local_port);
-    }
     return {};
 }
 
@@ -250,7 +243,8 @@ Result<api::Connection, api::Errno> TcpStack::connect(wire::Ipv4Address ip, std:
             counters_.tcp_ephemeral_exhausted += 1;
             return Unexpected{EADDRNOTAVAIL};
         }
-        tuple = flow::FourTuple::make(wire::Ipv4Address::from_host(local->ip), local->port, ip, port);
+        tuple =
+            flow::FourTuple::make(wire::Ipv4Address::from_host(local->ip), local->port, ip, port);
     } else {
         const std::uint16_t local_port = pick_ephemeral_port(ip, port);
         if (local_port == 0) {
@@ -277,13 +271,6 @@ Result<api::Connection, api::Errno> TcpStack::connect(wire::Ipv4Address ip, std:
     send_syn(*t);
     rearm_timer(*t);
     return handle_of(*t);
-}
-
-Tcb* TcpStack::lookup(std::uint32_t slot, std::uint32_t generation) {
-    Tcb* t = flows_->at(slot);
-    if (t == nullptr || t->generation != generation || t->state == TcpState::Closed)
-        return nullptr;
-    return t;
 }
 
 api::Connection TcpStack::handle_of(Tcb& t) {
@@ -418,7 +405,7 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.mss = t.snd_mss;
     i.srtt = t.rtt.srtt();
     i.rttvar = t.rtt.rttvar();
-    i.rto = t.rtt.rto();
+    i.rto = t.rtt.rto(rto_bounds_);
     i.retransmits = t.total_retransmits;
     return i;
 }

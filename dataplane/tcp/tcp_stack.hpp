@@ -21,6 +21,7 @@
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/tcp/config.hpp"
+#include "dataplane/tcp/delayed_ack_queue.hpp"
 #include "dataplane/tcp/isn.hpp"
 #include "dataplane/tcp/port_arrangements.hpp"
 #include "dataplane/tcp/tcb.hpp"
@@ -38,13 +39,9 @@ class Listener {
 
 class TcpStack final : public TransportReceiver {
   public:
-    static Result<std::unique_ptr<TcpStack>, std::string> create(const TcpConfig& config,
-                                                                 NetStack& net, rte_mempool* pool,
-                                                                 WorkerCounters& counters,
-                                                                 const Clock& clock,
-                                                                 const std::string& name,
-                                                                 const flow::RssModel* device_rss =
-                                                                     nullptr);
+    static Result<std::unique_ptr<TcpStack>, std::string> create(
+        const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
+        const Clock& clock, const std::string& name, const flow::RssModel* device_rss = nullptr);
     ~TcpStack() override;
 
     // From NetStack: a segment for our address; data starts at the TCP header. Takes ownership.
@@ -67,7 +64,9 @@ class TcpStack final : public TransportReceiver {
     Nanos now() const { return clock_.now(); }
     // The connection state preallocated for max_connections (TCBs and the flow index); buffers
     // are mbufs from the shared pool, taken only while they hold data.
-    std::size_t state_bytes() const { return flows_->memory_bytes(); }
+    std::size_t state_bytes() const {
+        return flows_->memory_bytes() + delayed_acks_.memory_bytes();
+    }
     // Connection slots are numbered 0..slot_count()-1; services index per-connection state by them.
     std::size_t slot_count() const { return flows_->slots(); }
     std::uint32_t connections_in(TcpState s) const {
@@ -82,7 +81,14 @@ class TcpStack final : public TransportReceiver {
     std::uint32_t listener_count() const { return static_cast<std::uint32_t>(listeners_.size()); }
 
     // --- used by api::Connection ---
-    Tcb* lookup(std::uint32_t slot, std::uint32_t generation);
+    // Inline: every api::Connection call goes through it, several times per segment an
+    // application reads.
+    Tcb* lookup(std::uint32_t slot, std::uint32_t generation) {
+        Tcb* t = flows_->at(slot);
+        if (t == nullptr || t->generation != generation || t->state == TcpState::Closed)
+            return nullptr;
+        return t;
+    }
     api::Connection handle_of(Tcb& t);
     Result<std::size_t, api::Errno> send(Tcb& t, std::span<const std::byte> data);
     Result<std::size_t, api::Errno> send_chain(Tcb& t, rte_mbuf* chain);
@@ -146,6 +152,7 @@ class TcpStack final : public TransportReceiver {
     // tcp_timers.cpp
     void rearm_timer(Tcb& t);
     void on_timer(TimerEntry& e);
+    void on_delayed_ack(const DelayedAckQueue::Entry& e);
     void on_retransmit_timeout(Tcb& t);
     void on_persist_timeout(Tcb& t);
     void on_keepalive_timeout(Tcb& t);
@@ -159,6 +166,8 @@ class TcpStack final : public TransportReceiver {
     std::unique_ptr<flow::FlowTable<Tcb>> flows_;
     std::vector<Listener> listeners_;  // few; a linear scan on the SYN path only
     TimerWheel wheel_;
+    DelayedAckQueue delayed_acks_;
+    RtoBounds rto_bounds_;
     IsnGenerator isn_;
     std::uint16_t our_mss_ = 1460;
     std::uint8_t our_wscale_ = 0;

@@ -1,7 +1,7 @@
 // TCP's timers on the worker's wheel: retransmission (RFC 6298), delayed ACK (RFC 9293 3.8.6.3),
 // persist (RFC 9293 3.8.6.1), keepalive (RFC 9293 3.8.4), FIN-WAIT-2 for orphans, TIME-WAIT
-// (RFC 9293 3.10.7.4, 2 MSL). Each TCB has one entry for the first kind that applies and one for
-// the delayed ACK.
+// (RFC 9293 3.10.7.4, 2 MSL). Each TCB has one wheel entry, for the first kind that applies; the
+// delayed ACKs wait in the stack's DelayedAckQueue.
 #include <algorithm>
 
 #include "dataplane/tcp/tcp_stack.hpp"
@@ -15,64 +15,81 @@ constexpr Nanos kFinWait2Timeout = std::chrono::seconds(60);
 }  // namespace
 
 void TcpStack::poll_timers() {
+    delayed_acks_.expire(clock_.now(),
+                         [this](const DelayedAckQueue::Entry& e) { on_delayed_ack(e); });
     wheel_.advance(clock_.now(), [this](TimerEntry& e) { on_timer(e); });
 }
 
+void TcpStack::on_delayed_ack(const DelayedAckQueue::Entry& e) {
+    Tcb& t = *flows_->at(e.slot);
+    if (!alive(t, e.generation))
+        return;  // released since: the slot may have a new connection
+    t.ack_queued = false;
+    if (t.ack_pending) {
+        counters_.tcp_delayed_acks += 1;
+        send_ack(t);
+    }
+}
+
 void TcpStack::rearm_timer(Tcb& t) {
-    if (t.state == TcpState::TimeWait || t.state == TcpState::Closed) return;
+    if (t.state == TcpState::TimeWait || t.state == TcpState::Closed)
+        return;
     const Nanos now = clock_.now();
+    // The same kind armed again for later (nearly every ACK restarts the retransmission timer, and
+    // every segment heard pushes keepalive back) only moves the deadline: see TimerWheel::postpone.
     const auto arm = [&](TimerKind kind, Nanos deadline) {
-        t.timer.kind = static_cast<std::uint8_t>(kind);
+        if (t.timer.armed() && t.timer_kind == kind) {
+            wheel_.postpone(t.timer, deadline);
+            return;
+        }
+        t.timer_kind = kind;
         wheel_.schedule(t.timer, deadline);
     };
     const bool handshaking = t.state == TcpState::SynSent || t.state == TcpState::SynReceived;
     if (handshaking || t.bytes_in_flight() > 0) {
         // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
         // ACK takes SND.UNA forward; left alone otherwise.
-        if (t.timer.armed() && t.timer_kind() == TimerKind::Retransmit &&
+        if (t.timer.armed() && t.timer_kind == TimerKind::Retransmit &&
             t.retransmit_armed_una == t.snd_una) {
             return;
         }
         t.retransmit_armed_una = t.snd_una;
-        arm(TimerKind::Retransmit, now + t.rtt.rto());
+        arm(TimerKind::Retransmit, now + t.rtt.rto(rto_bounds_));
         return;
     }
     if (t.unsent() > 0 && t.snd_wnd == 0) {
-        if (t.timer.armed() && t.timer_kind() == TimerKind::Persist) return;
-        const Nanos interval = std::clamp(t.rtt.rto() * (1 << std::min<int>(t.retries, 10)),
-                                          config_.persist_min, config_.persist_max);
+        if (t.timer.armed() && t.timer_kind == TimerKind::Persist)
+            return;
+        const Nanos interval =
+            std::clamp(t.rtt.rto(rto_bounds_) * (1 << std::min<int>(t.retries, 10)),
+                       config_.persist_min, config_.persist_max);
         arm(TimerKind::Persist, now + interval);
         return;
     }
     t.retries = 0;
     if (t.state == TcpState::FinWait2 && t.app_closed) {
-        if (!(t.timer.armed() && t.timer_kind() == TimerKind::FinWait2)) {
+        if (!(t.timer.armed() && t.timer_kind == TimerKind::FinWait2)) {
             arm(TimerKind::FinWait2, now + kFinWait2Timeout);
         }
         return;
     }
     if (t.keepalive && (t.state == TcpState::Established || t.state == TcpState::CloseWait)) {
         // Idle time after the last segment heard; once probing, one probe per interval.
-        const Nanos deadline = t.probes_sent == 0 ? t.last_received + config_.keepalive_idle
-                                                  : now + config_.keepalive_interval;
+        const Nanos deadline = t.probes_sent == 0
+                                   ? now - t.last_received.age(now) + config_.keepalive_idle
+                                   : now + config_.keepalive_interval;
         arm(TimerKind::Keepalive, std::max(deadline, now));
         return;
     }
     wheel_.cancel(t.timer);
-    t.timer.kind = static_cast<std::uint8_t>(TimerKind::None);
+    t.timer_kind = TimerKind::None;
 }
 
 void TcpStack::on_timer(TimerEntry& e) {
     Tcb& t = *flows_->at(e.owner);
-    if (t.state == TcpState::Closed) return;
-    if (&e == &t.delayed_ack) {
-        if (t.ack_pending) {
-            counters_.tcp_delayed_acks += 1;
-            send_ack(t);
-        }
+    if (t.state == TcpState::Closed)
         return;
-    }
-    switch (t.timer_kind()) {
+    switch (t.timer_kind) {
         case TimerKind::Retransmit:
             on_retransmit_timeout(t);
             break;
@@ -96,7 +113,8 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
     const bool handshaking = t.state == TcpState::SynSent || t.state == TcpState::SynReceived;
     const std::uint8_t limit = handshaking ? config_.syn_retries : config_.max_retransmits;
     if (t.retries >= limit) {
-        if (t.state == TcpState::SynSent) counters_.tcp_connect_failures += 1;
+        if (t.state == TcpState::SynSent)
+            counters_.tcp_connect_failures += 1;
         if (t.state == TcpState::SynReceived && t.passive) {
             release(t);  // the listener never saw it
             return;
@@ -125,8 +143,8 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         output(t);
     }
     t.retransmit_armed_una = t.snd_una;
-    t.timer.kind = static_cast<std::uint8_t>(TimerKind::Retransmit);
-    wheel_.schedule(t.timer, clock_.now() + t.rtt.rto());
+    t.timer_kind = TimerKind::Retransmit;
+    wheel_.schedule(t.timer, clock_.now() + t.rtt.rto(rto_bounds_));
 }
 
 void TcpStack::on_persist_timeout(Tcb& t) {
@@ -134,7 +152,8 @@ void TcpStack::on_persist_timeout(Tcb& t) {
     // already-acknowledged sequence number, so the probe carries no new data.
     counters_.tcp_window_probes += 1;
     send_segment(t, t.snd_una - 1, wire::tcp_flag::kAck, 0, 0);
-    if (t.retries < 30) ++t.retries;
+    if (t.retries < 30)
+        ++t.retries;
     rearm_timer(t);
 }
 
@@ -146,14 +165,14 @@ void TcpStack::on_keepalive_timeout(Tcb& t) {
     ++t.probes_sent;
     counters_.tcp_keepalive_probes += 1;
     send_segment(t, t.snd_una - 1, wire::tcp_flag::kAck, 0, 0);
-    t.timer.kind = static_cast<std::uint8_t>(TimerKind::Keepalive);
+    t.timer_kind = TimerKind::Keepalive;
     wheel_.schedule(t.timer, clock_.now() + config_.keepalive_interval);
 }
 
 void TcpStack::enter_time_wait(Tcb& t) {
     set_state(t, TcpState::TimeWait);
-    wheel_.cancel(t.delayed_ack);
-    t.ack_pending = false;
+    // The generation changes below: a queued delayed ACK will no longer find this TCB.
+    t.ack_pending = t.ack_queued = false;
     t.send_queue.clear();
     t.receive_queue.clear();
     // To the application the connection is over; the TCB stays only to answer a lost ACK and to
@@ -166,7 +185,7 @@ void TcpStack::enter_time_wait(Tcb& t) {
     } else {
         ++t.generation;
     }
-    t.timer.kind = static_cast<std::uint8_t>(TimerKind::TimeWait);
+    t.timer_kind = TimerKind::TimeWait;
     wheel_.schedule(t.timer, clock_.now() + 2 * config_.msl);
 }
 

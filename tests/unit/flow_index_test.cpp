@@ -235,6 +235,17 @@ TEST(FlowIndexTest, ChurnMatchesUnorderedMapWithEightHomes) {
     churn_against_a_model(DegradedCrc{.keep = 0xe0000000}, 256, 100000);
 }
 
+// Bucket counts are exactly twice the capacity, not a power of two: homes come from a
+// multiplication, and runs wrap at an arbitrary end.
+TEST(FlowIndexTest, ChurnMatchesUnorderedMapWithACapacityNotAPowerOfTwo) {
+    auto index = make_index(600);
+    ASSERT_NE(index, nullptr);
+    EXPECT_EQ(index->buckets(), 1200u);
+    EXPECT_EQ(index->home(0xffffffff), 1199u);
+    churn_against_a_model(DegradedCrc{}, 600, 100000);
+    churn_against_a_model(DegradedCrc{.keep = 0xf0000000}, 300, 50000);
+}
+
 // Every key has the last bucket as its home: one run that wraps around the end of the array.
 TEST(FlowIndexTest, ChurnMatchesUnorderedMapWithOneHomeAtTheEnd) {
     churn_against_a_model(DegradedCrc{.keep = 0, .force = 0xffffffff}, 64, 50000);

@@ -521,6 +521,25 @@ TEST_F(TcpBehaviour, RetransmissionTimeoutStartsAtOneSecondAndDoubles) {
     EXPECT_EQ(info_of(c).retransmits, 3u);
 }
 
+// RFC 6298 5.3: an ACK of new data restarts the timer (TimerWheel::postpone moves the deadline).
+TEST_F(TcpBehaviour, AnAckOfNewDataRestartsTheRetransmissionTimer) {
+    auto c = establish_passive(mss_option(100));
+    ASSERT_TRUE(c.send(pattern(200)).has_value());
+    ASSERT_EQ(take().size(), 2u) << "two segments of 100 bytes";
+    advance(700ms);
+    peer_acks(our_seq + 100);
+    // One sample of 700 ms: SRTT 700 ms, RTTVAR 350 ms, RTO 700 + 4 * 350 = 2100 ms (RFC 6298 2.2).
+    EXPECT_EQ(info_of(c).rto, 2100ms);
+    advance(300ms);
+    expect_none();  // 1 s after the send: the timer no longer counts from there
+    advance(1799ms);
+    expect_none();
+    advance(1ms);
+    const Sent again = expect_one();
+    EXPECT_EQ(again.seq(), our_seq + 100);
+    EXPECT_EQ(counters_.tcp_timeouts, 1u);
+}
+
 TEST_F(TcpBehaviour, KarnsRuleNoRttSampleFromARetransmittedSegment) {
     auto c = establish_passive(mss_option(1460));
     ASSERT_TRUE(c.send(pattern(100)).has_value());
@@ -580,6 +599,29 @@ TEST_F(TcpBehaviour, OneSmallSegmentIsAckedAfterTheDelayedAckTime) {
     EXPECT_TRUE(ack.payload.empty());
     EXPECT_EQ(counters_.tcp_delayed_acks, 1u);
     (void)c;
+}
+
+// An ACK sent early (here with data) leaves the delayed-ACK entry in its queue; an ACK owed again
+// goes out when that entry expires: sooner than the delay, never later.
+TEST_F(TcpBehaviour, AnAckOwedAgainAfterAnEarlyAckIsNeverLate) {
+    auto c = establish_passive(mss_option(1460));
+    peer_sends(bytes("one"));
+    expect_none();
+    advance(10ms);
+    ASSERT_TRUE(c.send(bytes("reply")).has_value());
+    EXPECT_EQ(expect_one().ack(), peer_seq) << "the reply carries the ACK";
+    advance(10ms);
+    peer_sends(bytes("two"));
+    expect_none();
+    advance(19ms);
+    expect_none();
+    advance(1ms);
+    const Sent ack = expect_one();
+    EXPECT_EQ(ack.ack(), peer_seq);
+    EXPECT_TRUE(ack.payload.empty());
+    EXPECT_EQ(counters_.tcp_delayed_acks, 1u);
+    advance(config_.delayed_ack);
+    expect_none();
 }
 
 TEST_F(TcpBehaviour, TwoFullSizedSegmentsAreAckedAtOnce) {
