@@ -37,6 +37,10 @@ std::uint16_t fold(std::uint32_t sum) {
     return static_cast<std::uint16_t>(sum);
 }
 
+// NOP, NOP, timestamps (kind 8, length 10), and the length of the whole layout.
+constexpr std::uint32_t kAlignedTimestampsPrefix = 0x0101080a;
+constexpr std::size_t kAlignedTimestampsLength = 12;
+
 // Reads options; a length that is too short, runs past the header, or does not fit its kind makes
 // the whole segment invalid (RFC 9293 3.1: must handle an illegal option length without crashing).
 bool parse_options(std::span<const std::byte> bytes, TcpOptions& out) {
@@ -167,6 +171,15 @@ Result<TcpHeader, DropReason> TcpHeader::parse(std::span<const std::byte> segmen
     }
     if (h.source_port == 0 || h.destination_port == 0) {
         refuse(DropReason::TcpBadPort);
+        return result;
+    }
+    // RFC 7323 Appendix A's layout, which Linux and the BSDs put on every segment once timestamps
+    // are on: NOP, NOP, kind 8, length 10. Read it straight off, as Linux's
+    // tcp_parse_aligned_timestamp() does; any other layout takes the general walk.
+    if (h.header_length == kMinLength + kAlignedTimestampsLength &&
+        load_be32(p + kMinLength) == be32::from_host(kAlignedTimestampsPrefix)) {
+        h.options.timestamps = TcpTimestamps{load_be32(p + kMinLength + 4).host(),
+                                             load_be32(p + kMinLength + 8).host()};
         return result;
     }
     if (!parse_options(segment.subspan(kMinLength, h.header_length - kMinLength), h.options)) {
