@@ -52,6 +52,7 @@
 #include "bench/rte_hash_flow_index.hpp"
 #include "dataplane/flow/flow_table.hpp"
 #include "dataplane/flow/open_addressing_index.hpp"
+#include "tests/support/start_eal.hpp"
 
 namespace {
 
@@ -304,13 +305,7 @@ std::vector<std::uint32_t> take_flow_sizes(int& argc, char** argv) {
 }
 
 void init_eal(const char* program) {
-    const std::string prefix = "bench-" + std::to_string(getpid());
-    std::vector<std::string> args = {program,    "--no-huge",     "-m",   "4096",
-                                     "--no-pci", "--file-prefix", prefix, "--log-level=error"};
-    std::vector<char*> argv;
-    for (std::string& a : args)
-        argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0)
+    if (!sluice::test::start_eal(program, "sluice-flows", 4096))
         fail("cannot start EAL (run as root)");
 }
 

@@ -14,6 +14,7 @@
 
 #include "bench/micro/micro_benchmarks.hpp"
 #include "bench/micro/micro_environment.hpp"
+#include "tests/support/start_eal.hpp"
 
 namespace sluice::bench {
 
@@ -27,36 +28,11 @@ rte_mempool* packet_pool() {
 
 }  // namespace sluice::bench
 
-namespace {
-
-bool start_eal(const char* program) {
-    const std::string prefix = "sluice-micro-" + std::to_string(getpid());
-    // One lcore: the benchmarks run on the main thread, pinned, as a worker is.
-    std::vector<std::string> args = {program,
-                                     "-l",
-                                     "0",
-                                     "--no-huge",
-                                     "-m",
-                                     "512",
-                                     "--no-pci",
-                                     "--no-telemetry",
-                                     "--file-prefix",
-                                     prefix,
-                                     "--log-level",
-                                     "*:error"};
-    std::vector<char*> argv;
-    for (std::string& a : args)
-        argv.push_back(a.data());
-    return rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv))
         return 1;
-    if (!start_eal(argv[0])) {
+    if (!sluice::test::start_eal(argv[0], "sluice-micro", 512)) {
         std::fprintf(stderr, "micro_bench: cannot start EAL (run as root)\n");
         return 1;
     }

@@ -27,6 +27,7 @@
 
 #include "bench/scale/handshake_crowd.hpp"
 #include "dataplane/worker.hpp"
+#include "tests/support/start_eal.hpp"
 
 namespace {
 
@@ -99,27 +100,6 @@ bool parse(int argc, char** argv, Options& o) {
     return true;
 }
 
-bool start_eal(const char* program, unsigned memory_mb) {
-    const std::string prefix = "sluice-scale-" + std::to_string(getpid());
-    const std::string memory = std::to_string(memory_mb);
-    std::vector<std::string> args = {program,
-                                     "-l",
-                                     "0",
-                                     "--no-huge",
-                                     "-m",
-                                     memory,
-                                     "--no-pci",
-                                     "--no-telemetry",
-                                     "--file-prefix",
-                                     prefix,
-                                     "--log-level",
-                                     "*:error"};
-    std::vector<char*> argv;
-    for (auto& a : args)
-        argv.push_back(a.data());
-    return rte_eal_init(static_cast<int>(argv.size()), argv.data()) >= 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,7 +111,7 @@ int main(int argc, char** argv) {
         o.memory_mb != 0 ? o.memory_mb
                          : static_cast<unsigned>(256 + (std::uint64_t{o.connections} * 40 >> 20));
     const std::size_t rss_at_start = resident_bytes();
-    if (!start_eal(argv[0], memory_mb)) {
+    if (!sluice::test::start_eal(argv[0], "sluice-scale", memory_mb)) {
         std::fprintf(stderr, "scale_bench: cannot start EAL (run as root; -m %u)\n", memory_mb);
         return 1;
     }

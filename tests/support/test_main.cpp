@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tests/support/eal_environment.hpp"
+#include "tests/support/start_eal.hpp"
 
 namespace sluice::test {
 
@@ -28,23 +29,7 @@ unsigned mbufs_in_use() {
 
 int main(int argc, char** argv) {
     testing::InitGoogleTest(&argc, argv);
-    const std::string prefix = "sluice-unit-" + std::to_string(getpid());
-    std::vector<std::string> args = {argv[0],
-                                     "-l",
-                                     "0",
-                                     "--no-huge",
-                                     "-m",
-                                     "256",
-                                     "--no-pci",
-                                     "--no-telemetry",
-                                     "--file-prefix",
-                                     prefix,
-                                     "--log-level",
-                                     "*:error"};
-    std::vector<char*> eal_argv;
-    for (std::string& a : args)
-        eal_argv.push_back(a.data());
-    if (rte_eal_init(static_cast<int>(eal_argv.size()), eal_argv.data()) < 0) {
+    if (!sluice::test::start_eal(argv[0], "sluice-unit", 256)) {
         std::fprintf(stderr, "cannot start EAL for the tests (run as root)\n");
         return 1;
     }
