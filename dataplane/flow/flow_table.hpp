@@ -80,9 +80,9 @@ class FlowTable {
     std::uint32_t slot_of(const Entry& e) const {
         return static_cast<std::uint32_t>(&e - entries_.data());
     }
-    Entry* at(std::uint32_t slot) { return slot < entries_.size() ? &entries_[slot] : nullptr; }
+    Entry* at(std::uint32_t slot) { return slot < capacity_ ? &entries_[slot] : nullptr; }
     const Entry* at(std::uint32_t slot) const {
-        return slot < entries_.size() ? &entries_[slot] : nullptr;
+        return slot < capacity_ ? &entries_[slot] : nullptr;
     }
     std::size_t slots() const { return entries_.size(); }
     // By value: the key is usually the entry's own tuple, which the index overwrites.

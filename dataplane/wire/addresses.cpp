@@ -23,30 +23,27 @@ std::optional<unsigned> parse_decimal(std::string_view text, unsigned max) {
 }
 
 int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
 }  // namespace
 
-MacAddress MacAddress::load(const std::byte* p) {
-    std::array<std::uint8_t, 6> o;
-    std::memcpy(o.data(), p, o.size());
-    return MacAddress(o);
-}
-
-void MacAddress::store(std::byte* p) const { std::memcpy(p, octets_.data(), octets_.size()); }
-
 std::optional<MacAddress> MacAddress::parse(std::string_view text) {
     // Exactly "xx:xx:xx:xx:xx:xx".
-    if (text.size() != 17) return std::nullopt;
+    if (text.size() != 17)
+        return std::nullopt;
     std::array<std::uint8_t, 6> o{};
     for (std::size_t i = 0; i < 6; ++i) {
         const int hi = hex_digit(text[i * 3]);
         const int lo = hex_digit(text[i * 3 + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != ':')) return std::nullopt;
+        if (hi < 0 || lo < 0 || (i < 5 && text[i * 3 + 2] != ':'))
+            return std::nullopt;
         o[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }
     return MacAddress(o);
@@ -63,9 +60,11 @@ std::optional<Ipv4Address> Ipv4Address::parse(std::string_view text) {
     std::uint32_t value = 0;
     for (int i = 0; i < 4; ++i) {
         const std::size_t dot = text.find('.');
-        if ((i < 3) != (dot != std::string_view::npos)) return std::nullopt;
+        if ((i < 3) != (dot != std::string_view::npos))
+            return std::nullopt;
         const auto octet = parse_decimal(text.substr(0, dot), 255);
-        if (!octet) return std::nullopt;
+        if (!octet)
+            return std::nullopt;
         value = value << 8 | *octet;
         text = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
     }
@@ -81,10 +80,12 @@ std::string Ipv4Address::to_string() const {
 
 std::optional<Ipv4Interface> Ipv4Interface::parse(std::string_view text) {
     const std::size_t slash = text.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
+    if (slash == std::string_view::npos)
+        return std::nullopt;
     const auto address = Ipv4Address::parse(text.substr(0, slash));
     const auto prefix = parse_decimal(text.substr(slash + 1), 32);
-    if (!address || !prefix) return std::nullopt;
+    if (!address || !prefix)
+        return std::nullopt;
     return Ipv4Interface{*address, static_cast<std::uint8_t>(*prefix)};
 }
 

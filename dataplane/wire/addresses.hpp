@@ -4,6 +4,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,14 +14,23 @@
 namespace sluice::wire {
 
 class MacAddress {
-public:
+  public:
     constexpr MacAddress() = default;
     constexpr explicit MacAddress(std::array<std::uint8_t, 6> octets) : octets_(octets) {}
-    static constexpr MacAddress broadcast() { return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff}); }
+    static constexpr MacAddress broadcast() {
+        return MacAddress({0xff, 0xff, 0xff, 0xff, 0xff, 0xff});
+    }
     static constexpr MacAddress zero() { return MacAddress(); }
 
-    static MacAddress load(const std::byte* p);
-    void store(std::byte* p) const;
+    // Inline, copying straight into and out of the octets: built aside byte by byte and read back
+    // whole, the address cost a store-forwarding stall in every Ethernet parse (bench/micro
+    // segment_path).
+    static MacAddress load(const std::byte* p) {
+        MacAddress a;
+        std::memcpy(a.octets_.data(), p, a.octets_.size());
+        return a;
+    }
+    void store(std::byte* p) const { std::memcpy(p, octets_.data(), octets_.size()); }
     static std::optional<MacAddress> parse(std::string_view text);
     std::string to_string() const;
 
@@ -29,14 +39,14 @@ public:
     constexpr const std::array<std::uint8_t, 6>& octets() const { return octets_; }
     friend constexpr bool operator==(const MacAddress&, const MacAddress&) = default;
 
-private:
+  private:
     std::array<std::uint8_t, 6> octets_{};
 };
 
 // An IPv4 address, held in host order so that masks and comparisons read naturally; it converts to
 // and from be32 at the wire boundary only.
 class Ipv4Address {
-public:
+  public:
     constexpr Ipv4Address() = default;
     static constexpr Ipv4Address from_host(std::uint32_t v) { return Ipv4Address(v); }
     static constexpr Ipv4Address from_wire(be32 v) { return Ipv4Address(v.host()); }
@@ -59,7 +69,7 @@ public:
     constexpr bool is_loopback() const { return (value_ >> 24) == 127; }
     friend constexpr auto operator<=>(Ipv4Address, Ipv4Address) = default;
 
-private:
+  private:
     constexpr explicit Ipv4Address(std::uint32_t v) : value_(v) {}
     std::uint32_t value_ = 0;
 };

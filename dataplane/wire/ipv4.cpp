@@ -15,25 +15,42 @@ constexpr std::uint16_t kFragmentOffsetMask = 0x1fff;
 
 Result<Ipv4Header, DropReason> Ipv4Header::parse(std::span<const std::byte> packet,
                                                  HeaderChecksum checksum) {
-    if (packet.size() < kMinLength) return Unexpected{DropReason::Ipv4Truncated};
+    // Built in place and every return is `result`, as in TcpHeader::parse: a header assembled
+    // aside and copied out whole waited for its field-by-field stores (a store-forwarding stall).
+    Result<Ipv4Header, DropReason> result{std::in_place};
+    const auto refuse = [&result](DropReason why) { result = Unexpected{why}; };
+    if (packet.size() < kMinLength) {
+        refuse(DropReason::Ipv4Truncated);
+        return result;
+    }
     const std::byte* p = packet.data();
     const auto version_ihl = std::to_integer<std::uint8_t>(p[0]);
-    if ((version_ihl >> 4) != 4) return Unexpected{DropReason::Ipv4BadVersion};
+    if ((version_ihl >> 4) != 4) {
+        refuse(DropReason::Ipv4BadVersion);
+        return result;
+    }
 
-    Ipv4Header h;
+    Ipv4Header& h = result.value();
     h.header_length = static_cast<std::uint8_t>((version_ihl & 0x0f) * 4);
-    if (h.header_length < kMinLength) return Unexpected{DropReason::Ipv4BadHeaderLength};
-    if (h.header_length > packet.size()) return Unexpected{DropReason::Ipv4Truncated};
+    if (h.header_length < kMinLength) {
+        refuse(DropReason::Ipv4BadHeaderLength);
+        return result;
+    }
+    if (h.header_length > packet.size()) {
+        refuse(DropReason::Ipv4Truncated);
+        return result;
+    }
 
     h.total_length = load_be16(p + 2).host();
     // RFC 1122 3.2.1.1 (and 3.2.1.8 for the length): the datagram must fit the frame and hold its
     // own header; a frame longer than total_length carries link padding, which the caller trims.
     if (h.total_length < h.header_length || h.total_length > packet.size()) {
-        return Unexpected{DropReason::Ipv4BadTotalLength};
+        refuse(DropReason::Ipv4BadTotalLength);
+        return result;
     }
-    if (checksum == HeaderChecksum::Verify &&
-        !checksum_is_valid(packet.first(h.header_length))) {
-        return Unexpected{DropReason::Ipv4BadChecksum};
+    if (checksum == HeaderChecksum::Verify && !checksum_is_valid(packet.first(h.header_length))) {
+        refuse(DropReason::Ipv4BadChecksum);
+        return result;
     }
 
     h.type_of_service = std::to_integer<std::uint8_t>(p[1]);
@@ -47,8 +64,11 @@ Result<Ipv4Header, DropReason> Ipv4Header::parse(std::span<const std::byte> pack
     h.source = Ipv4Address::from_wire(load_be32(p + 12));
     h.destination = Ipv4Address::from_wire(load_be32(p + 16));
     // RFC 791: a datagram whose time to live is zero must be destroyed.
-    if (h.ttl == 0) return Unexpected{DropReason::Ipv4TtlExpired};
-    return h;
+    if (h.ttl == 0) {
+        refuse(DropReason::Ipv4TtlExpired);
+        return result;
+    }
+    return result;
 }
 
 void Ipv4Header::emit(std::span<std::byte> out, HeaderChecksum checksum) const {
@@ -59,8 +79,10 @@ void Ipv4Header::emit(std::span<std::byte> out, HeaderChecksum checksum) const {
     store_be16(p + 2, be16::from_host(total_length));
     store_be16(p + 4, be16::from_host(identification));
     std::uint16_t flags_offset = fragment_offset & kFragmentOffsetMask;
-    if (dont_fragment) flags_offset |= kFlagDontFragment;
-    if (more_fragments) flags_offset |= kFlagMoreFragments;
+    if (dont_fragment)
+        flags_offset |= kFlagDontFragment;
+    if (more_fragments)
+        flags_offset |= kFlagMoreFragments;
     store_be16(p + 6, be16::from_host(flags_offset));
     p[8] = std::byte{ttl};
     p[9] = std::byte{protocol};
