@@ -48,6 +48,7 @@ std::uint16_t Worker::poll_once() {
     }
     if (links_ != nullptr)
         links_->poll();
+    tcp_->send_burst_acks();
     if (poller_ != nullptr)
         poller_->poll();
     net_->poll_timers();

@@ -9,12 +9,12 @@
 namespace sluice::tcp {
 
 struct TcpConfig {
-    std::uint32_t max_connections = 65536;  // TCBs preallocated per worker (TIME-WAIT included)
+    std::uint32_t max_connections = 65536;      // TCBs preallocated per worker (TIME-WAIT included)
     std::uint32_t send_buffer = 256 * 1024;     // bytes per connection
     std::uint32_t receive_buffer = 256 * 1024;  // bytes per connection; the largest window offered
-    std::uint16_t max_out_of_order_segments = 64;  // per connection; more are dropped and counted
-    Nanos msl = std::chrono::seconds(30);          // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
-    Nanos initial_rto = std::chrono::seconds(1);   // RFC 6298 2.1
+    std::uint16_t max_out_of_order_segments = 64;    // per connection; more are dropped and counted
+    Nanos msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
+    Nanos initial_rto = std::chrono::seconds(1);     // RFC 6298 2.1
     Nanos min_rto = std::chrono::milliseconds(200);  // Linux's; RFC 6298 2.4 suggests 1 s
     Nanos max_rto = std::chrono::seconds(60);        // RFC 6298 2.5
     std::uint8_t syn_retries = 6;                    // SYN and SYN-ACK retransmissions

@@ -8,13 +8,15 @@ namespace sluice::tcp {
 
 IsnGenerator::IsnGenerator() {
     static_assert(kKeyBytes == crypto_shorthash_KEYBYTES);
-    if (sodium_init() < 0) std::abort();  // no entropy source at all: nothing safe to do
+    if (sodium_init() < 0)
+        std::abort();  // no entropy source at all: nothing safe to do
     crypto_shorthash_keygen(key_.data());
 }
 
 std::uint64_t IsnGenerator::keyed_hash(const flow::FourTuple& tuple) const {
     unsigned char out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(&tuple), sizeof tuple, key_.data());
+    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(&tuple), sizeof tuple,
+                     key_.data());
     std::uint64_t h;
     std::memcpy(&h, out, sizeof h);
     return h;

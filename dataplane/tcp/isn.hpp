@@ -14,7 +14,7 @@
 namespace sluice::tcp {
 
 class IsnGenerator {
-public:
+  public:
     static constexpr std::size_t kKeyBytes = 16;
     // A fresh random key (from libsodium's CSPRNG).
     IsnGenerator();
@@ -25,7 +25,7 @@ public:
     // The same keyed function, for other uses that need an unguessable per-tuple value.
     std::uint64_t keyed_hash(const flow::FourTuple& tuple) const;
 
-private:
+  private:
     std::array<std::uint8_t, kKeyBytes> key_{};
 };
 

@@ -104,8 +104,14 @@ void TcpStack::maybe_send_window_update(Tcb& t) {
         static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
     // Tell the peer once the window has grown by two segments or half the buffer (as Linux does).
     const std::uint32_t worth = std::min<std::uint32_t>(2u * our_mss_, config_.receive_buffer / 2);
-    if (space > offered && space - offered >= worth)
-        send_ack(t);
+    if (space > offered && space - offered >= worth) {
+        // Read while the burst is handled (from on_readable): the burst's ACK will carry it.
+        if (in_burst_) {
+            hold_ack_for_burst(t);
+        } else {
+            send_ack(t);
+        }
+    }
 }
 
 void TcpStack::schedule_ack(Tcb& t, bool immediately) {
@@ -124,6 +130,24 @@ void TcpStack::schedule_ack(Tcb& t, bool immediately) {
     } else {
         t.ack_now = true;  // no room to wait: ACK at once, which is always allowed
     }
+}
+
+void TcpStack::hold_ack_for_burst(Tcb& t) {
+    schedule_ack(t, /*immediately=*/false);
+    if (!burst_acks_.add(flows_->slot_of(t), t.generation)) {
+        send_burst_acks();
+        (void)burst_acks_.add(flows_->slot_of(t), t.generation);  // empty now: always room
+    }
+}
+
+void TcpStack::send_burst_acks() {
+    in_burst_ = false;
+    burst_acks_.drain([this](const BurstAcks::Entry& e) {
+        Tcb& t = *flows_->at(e.slot);
+        // Data sent since, or an earlier entry, may have carried the ACK already.
+        if (alive(t, e.generation) && t.ack_pending)
+            send_ack(t);
+    });
 }
 
 void TcpStack::send_syn(Tcb& t) {

@@ -37,6 +37,7 @@ Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) 
 
 void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     counters_.tcp_segments_received += 1;
+    in_burst_ = true;
     const bool device_checked =
         net_.offloads().rx_tcp &&
         (segment->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
@@ -444,11 +445,19 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
             t.snd_nxt = t.snd_una;
         t.retries = 0;
         t.dupacks = 0;
-        // RFC 5681 3.1: slow start below ssthresh, then about one segment per round trip.
+        // RFC 5681 3.1: slow start below ssthresh, then about one segment per round trip, both
+        // counted in bytes acknowledged (RFC 3465) rather than in ACKs: receivers that ACK a
+        // burst at a time (Linux's GRO, our burst_acks.hpp) send one ACK for up to 45 segments,
+        // and counting ACKs would grow the window that many times too slowly. Slow start stops at
+        // ssthresh, as Linux's tcp_slow_start() does.
+        // Both saturate rather than wrap.
         if (t.cwnd < t.ssthresh) {
-            t.cwnd += std::min<std::uint32_t>(data_acked, t.snd_mss);
+            t.cwnd = static_cast<std::uint32_t>(
+                std::min<std::uint64_t>(std::uint64_t{t.cwnd} + data_acked, t.ssthresh));
         } else if (t.cwnd > 0) {
-            t.cwnd += std::max<std::uint32_t>(1, t.snd_mss * t.snd_mss / t.cwnd);
+            const std::uint64_t share = std::uint64_t{t.snd_mss} * data_acked / t.cwnd;
+            t.cwnd = static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                std::uint64_t{t.cwnd} + std::max<std::uint64_t>(1, share), UINT32_MAX));
         }
         counters_.tcp_bytes_sent += data_acked;
         // Told below, once the window is updated: the application's answer is to send, and
@@ -548,15 +557,22 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
         schedule_ack(t, /*immediately=*/true);
         return;
     }
-    // RFC 9293 3.8.6.3: ACK at least every second full-sized segment; at once when the segment
-    // filled a gap or left one open (RFC 5681 4.2); otherwise within the delayed-ACK time.
+    // RFC 9293 3.8.6.3: ACK at least every second full-sized segment, once the receive burst is
+    // handled (burst_acks.hpp); at once when the segment filled a gap or left one open
+    // (RFC 5681 4.2); otherwise within the delayed-ACK time.
     const bool filled_gap = static_cast<std::uint32_t>(t.rcv_nxt - before) > length;
     // A full-sized segment from a peer that sends timestamps carries 12 bytes less than our MSS
     // (RFC 7323 4.1 and 3.2: the option is 10 bytes, padded to 12).
     const std::uint32_t full_sized = our_mss_ - (t.ts_ok ? 12U : 0U);
     const bool two_segments_owed =
         static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2U * full_sized;
-    schedule_ack(t, filled_gap || two_segments_owed || t.receive_queue.has_out_of_order());
+    if (filled_gap || t.receive_queue.has_out_of_order()) {
+        schedule_ack(t, /*immediately=*/true);
+    } else if (two_segments_owed) {
+        hold_ack_for_burst(t);
+    } else {
+        schedule_ack(t, /*immediately=*/false);
+    }
     if (t.handler != nullptr)
         t.handler->on_readable(handle_of(t));
 }

@@ -23,11 +23,13 @@ std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint3
     std::uint32_t taken = 0;
     const auto wanted = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
     // Fill the tail's free space first, so that small writes do not each cost an mbuf.
-    if (tail_ != nullptr && wanted > 0 && RTE_MBUF_DIRECT(tail_) && rte_mbuf_refcnt_read(tail_) == 1) {
+    if (tail_ != nullptr && wanted > 0 && RTE_MBUF_DIRECT(tail_) &&
+        rte_mbuf_refcnt_read(tail_) == 1) {
         const std::uint32_t space = rte_pktmbuf_tailroom(tail_);
         const std::uint32_t n = std::min(space, wanted);
         if (n > 0) {
-            std::memcpy(rte_pktmbuf_mtod_offset(tail_, std::byte*, tail_->data_len), data.data(), n);
+            std::memcpy(rte_pktmbuf_mtod_offset(tail_, std::byte*, tail_->data_len), data.data(),
+                        n);
             tail_->data_len = static_cast<std::uint16_t>(tail_->data_len + n);
             tail_->pkt_len = tail_->data_len;
             bytes_ += n;
@@ -36,7 +38,8 @@ std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint3
     }
     while (taken < wanted) {
         rte_mbuf* m = rte_pktmbuf_alloc(pool);
-        if (m == nullptr) break;
+        if (m == nullptr)
+            break;
         const std::uint32_t n = std::min<std::uint32_t>(rte_pktmbuf_tailroom(m), wanted - taken);
         std::memcpy(rte_pktmbuf_mtod(m, std::byte*), data.data() + taken, n);
         m->data_len = static_cast<std::uint16_t>(n);
@@ -66,7 +69,8 @@ void SendQueue::consume(std::uint32_t n) {
             n -= head_->data_len;
             bytes_ -= head_->data_len;
             rte_mbuf* next = head_->next;
-            if (cursor_ == head_) cursor_ = nullptr;
+            if (cursor_ == head_)
+                cursor_ = nullptr;
             head_->next = nullptr;
             rte_pktmbuf_free_seg(head_);
             head_ = next;
@@ -75,12 +79,15 @@ void SendQueue::consume(std::uint32_t n) {
             head_->data_len = static_cast<std::uint16_t>(head_->data_len - n);
             head_->pkt_len = head_->data_len;
             bytes_ -= n;
-            if (cursor_ == head_) cursor_ = nullptr;
+            if (cursor_ == head_)
+                cursor_ = nullptr;
             n = 0;
         }
     }
-    if (head_ == nullptr) tail_ = nullptr;
-    if (cursor_ != nullptr) cursor_offset_ -= consumed;
+    if (head_ == nullptr)
+        tail_ = nullptr;
+    if (cursor_ != nullptr)
+        cursor_offset_ -= consumed;
 }
 
 void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out) {

@@ -8,7 +8,7 @@
 namespace sluice::tcp {
 
 class SeqNum {
-public:
+  public:
     constexpr SeqNum() = default;
     constexpr explicit SeqNum(std::uint32_t v) : value_(v) {}
     constexpr std::uint32_t raw() const { return value_; }
@@ -30,15 +30,21 @@ public:
     friend constexpr bool operator>(SeqNum a, SeqNum b) { return (a - b) > 0; }
     friend constexpr bool operator>=(SeqNum a, SeqNum b) { return (a - b) >= 0; }
 
-private:
+  private:
     std::uint32_t value_ = 0;
 };
 
-constexpr SeqNum seq_max(SeqNum a, SeqNum b) { return a < b ? b : a; }
-constexpr SeqNum seq_min(SeqNum a, SeqNum b) { return a < b ? a : b; }
+constexpr SeqNum seq_max(SeqNum a, SeqNum b) {
+    return a < b ? b : a;
+}
+constexpr SeqNum seq_min(SeqNum a, SeqNum b) {
+    return a < b ? a : b;
+}
 
 // a <= x < b, modulo 2^32.
-constexpr bool seq_in_half_open(SeqNum x, SeqNum a, SeqNum b) { return a <= x && x < b; }
+constexpr bool seq_in_half_open(SeqNum x, SeqNum a, SeqNum b) {
+    return a <= x && x < b;
+}
 
 // RFC 9293 3.10.7.4, first check: is a segment (seq, length) acceptable for a receive window
 // (rcv_nxt, rcv_wnd)? The four cases of the table, for zero and non-zero length and window.
@@ -48,7 +54,8 @@ constexpr bool segment_acceptable(SeqNum seq, std::uint32_t length, SeqNum rcv_n
     if (length == 0) {
         return rcv_wnd == 0 ? seq == rcv_nxt : seq_in_half_open(seq, rcv_nxt, window_end);
     }
-    if (rcv_wnd == 0) return false;
+    if (rcv_wnd == 0)
+        return false;
     return seq_in_half_open(seq, rcv_nxt, window_end) ||
            seq_in_half_open(seq + (length - 1), rcv_nxt, window_end);
 }

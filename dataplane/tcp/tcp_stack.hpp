@@ -3,7 +3,8 @@
 // NetStack::send_transport(). Applications reach it through api::Connection and listen()/connect().
 //
 // Input, output and deadlines are three calls (STYLE.md): receive(), output happens inside them and
-// in poll_timers(), and poll_timers() runs what the wheel says is due.
+// in poll_timers(), and poll_timers() runs what the wheel says is due. After a burst of receive()
+// calls, send_burst_acks() sends the ACKs the burst's in-order data owes (burst_acks.hpp).
 //
 // Not thread-safe: one per worker, used only on that worker.
 #pragma once
@@ -20,6 +21,7 @@
 #include "dataplane/flow/flow_table.hpp"
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/stats/counters.hpp"
+#include "dataplane/tcp/burst_acks.hpp"
 #include "dataplane/tcp/config.hpp"
 #include "dataplane/tcp/delayed_ack_queue.hpp"
 #include "dataplane/tcp/isn.hpp"
@@ -46,6 +48,9 @@ class TcpStack final : public TransportReceiver {
 
     // From NetStack: a segment for our address; data starts at the TCP header. Takes ownership.
     void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) override;
+    // After a burst of receive(): one ACK for each connection whose in-order data owes one by
+    // the two-segment rule, covering everything the burst brought it (burst_acks.hpp).
+    void send_burst_acks();
     // Fires due timers (retransmission, delayed ACK, persist, keepalive, TIME-WAIT).
     void poll_timers();
 
@@ -144,6 +149,8 @@ class TcpStack final : public TransportReceiver {
     void send_syn(Tcb& t);
     void send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, bool with_ack);
     void schedule_ack(Tcb& t, bool immediately);
+    // The two-segment rule's ACK, sent by send_burst_acks() once the burst is handled.
+    void hold_ack_for_burst(Tcb& t);
     std::uint16_t advertised_window(Tcb& t, bool syn);
     void maybe_send_window_update(Tcb& t);
     void transmit(rte_mbuf* m, const flow::FourTuple& tuple);
@@ -167,6 +174,8 @@ class TcpStack final : public TransportReceiver {
     std::vector<Listener> listeners_;  // few; a linear scan on the SYN path only
     TimerWheel wheel_;
     DelayedAckQueue delayed_acks_;
+    BurstAcks burst_acks_;
+    bool in_burst_ = false;  // between a receive() and send_burst_acks()
     RtoBounds rto_bounds_;
     IsnGenerator isn_;
     std::uint16_t our_mss_ = 1460;

@@ -100,6 +100,17 @@ void TcpFixture::TearDown() {
 }
 
 void TcpFixture::inject(const Seg& s) {
+    receive_one(s);
+    tcp_->send_burst_acks();
+}
+
+void TcpFixture::inject_burst(std::span<const Seg> burst) {
+    for (const Seg& s : burst)
+        receive_one(s);
+    tcp_->send_burst_acks();
+}
+
+void TcpFixture::receive_one(const Seg& s) {
     if (!started_)
         start(config_);
     wire::TcpHeader th;

@@ -1,6 +1,8 @@
 // Drives one worker's TcpStack segment by segment, as the peer would, over a real net_ring port
-// with a manual clock. `inject(Seg{...})` delivers a segment from the peer; `take()` returns what
-// the engine sent, parsed back with the wire layer; `advance()` moves time and runs the timers.
+// with a manual clock. `inject(Seg{...})` delivers a segment from the peer as a receive burst of
+// its own, `inject_burst()` several in one burst, as a worker's loop turn does; `take()` returns
+// what the engine sent, parsed back with the wire layer; `advance()` moves time and runs the
+// timers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -80,6 +83,7 @@ class TcpFixture : public ::testing::Test {
     void start(const tcp::TcpConfig& config);
 
     void inject(const Seg& s);
+    void inject_burst(std::span<const Seg> burst);
     std::vector<Sent> take();
     // Exactly one segment went out; returns it.
     Sent expect_one();
@@ -111,6 +115,9 @@ class TcpFixture : public ::testing::Test {
     std::uint16_t peer_port = kPeerPort;  // the engine's remote port in establish_passive
 
   private:
+    // Into the stack, without the end of the burst.
+    void receive_one(const Seg& s);
+
     RingPort port_;
     std::unique_ptr<TxBatch> tx_;
     std::unique_ptr<NetStack> net_;

@@ -665,6 +665,55 @@ TEST_F(TcpBehaviour, TwoFullSizedSegmentsWithTimestampsAreAckedAtOnce) {
     (void)c;
 }
 
+// burst_acks.hpp: the two-segment rule's ACK waits for the end of the receive burst, and then one
+// ACK covers everything the burst brought, as Linux's ACK of a GRO-merged segment does.
+TEST_F(TcpBehaviour, FullSizedSegmentsOfOneBurstShareOneAck) {
+    Sent synack;
+    auto c = accept_with(mss_option(1460), synack);
+    ASSERT_TRUE(synack.tcp.options.mss.has_value());
+    const std::size_t mss = *synack.tcp.options.mss;
+    constexpr std::size_t kSegments = 7;
+    std::vector<Seg> burst;
+    for (std::size_t i = 0; i < kSegments; ++i) {
+        burst.push_back(Seg{.seq = peer_seq + static_cast<std::uint32_t>(i * mss),
+                            .ack = our_seq,
+                            .payload = pattern(mss, i * mss),
+                            .source_port = peer_port});
+    }
+    inject_burst(burst);
+    peer_seq += static_cast<std::uint32_t>(kSegments * mss);
+    EXPECT_EQ(expect_one().ack(), peer_seq) << "one ACK, for all seven segments";
+    EXPECT_EQ(handler_.received, pattern(kSegments * mss));
+    advance(config_.delayed_ack);
+    expect_none();  // nothing is owed any more
+    (void)c;
+}
+
+// RFC 5681 4.2: every out-of-order segment gets its duplicate ACK, burst or not, so that the
+// sender can count them.
+TEST_F(TcpBehaviour, OutOfOrderSegmentsOfOneBurstEachGetADuplicateAck) {
+    auto c = establish_passive(mss_option(1460));
+    const auto data = pattern(400);
+    const auto part = [&](std::size_t off, std::size_t len) {
+        return std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(off),
+                                      data.begin() + static_cast<std::ptrdiff_t>(off + len));
+    };
+    const Seg burst[] = {
+        Seg{.seq = peer_seq + 100, .ack = our_seq, .payload = part(100, 100)},
+        Seg{.seq = peer_seq + 200, .ack = our_seq, .payload = part(200, 100)},
+        Seg{.seq = peer_seq + 300, .ack = our_seq, .payload = part(300, 100)},
+    };
+    inject_burst(burst);
+    const auto acks = take();
+    ASSERT_EQ(acks.size(), 3u) << "three duplicate ACKs";
+    for (const Sent& a : acks)
+        EXPECT_EQ(a.ack(), peer_seq);
+    inject(Seg{.seq = peer_seq, .ack = our_seq, .payload = part(0, 100)});
+    EXPECT_EQ(expect_one().ack(), peer_seq + 400) << "the gap filled: an ACK at once";
+    EXPECT_EQ(handler_.received, data);
+    (void)c;
+}
+
 TEST_F(TcpBehaviour, OutOfOrderSegmentGetsImmediateDuplicateAckAndWaitsForTheGap) {
     auto c = establish_passive(mss_option(1460));
     const auto data = pattern(300);
@@ -681,6 +730,20 @@ TEST_F(TcpBehaviour, OutOfOrderSegmentGetsImmediateDuplicateAckAndWaitsForTheGap
     EXPECT_EQ(expect_one().ack(), peer_seq + 300) << "the gap filled: an ACK at once";
     EXPECT_EQ(handler_.received, data);
     EXPECT_EQ(counters_.tcp_out_of_order_segments, 2u);
+    (void)c;
+}
+
+// RFC 3465: slow start counts the bytes an ACK covers, not the ACK: one ACK for a whole burst
+// (a GRO receiver's, or burst_acks.hpp's) grows the window as much as one per segment would.
+TEST_F(TcpBehaviour, SlowStartGrowsByTheBytesOneAckCovers) {
+    auto c = establish_passive(mss_option(1460));
+    const std::uint32_t initial = info_of(c).cwnd;
+    ASSERT_EQ(initial, 10u * 1460);
+    ASSERT_TRUE(c.send(pattern(initial)).has_value());
+    ASSERT_EQ(payload_bytes(take()), initial);
+    peer_acks(our_seq + initial);
+    our_seq += initial;
+    EXPECT_EQ(info_of(c).cwnd, 2 * initial) << "ten segments acknowledged at once: ten more";
     (void)c;
 }
 
