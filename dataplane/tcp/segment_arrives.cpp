@@ -19,6 +19,9 @@ std::uint32_t segment_length(const wire::TcpHeader& th, std::uint32_t payload) {
 // RFC 7323 5.5: a TS.Recent older than 24 days is not trusted to reject anything.
 constexpr Nanos kPawsIdleLimit = std::chrono::hours(24 * 24);
 
+// The most in-order data one held ACK covers (burst_acks.hpp): Linux's GRO limit.
+constexpr std::uint32_t kMaxBurstAckBytes = 64 * 1024;
+
 }  // namespace
 
 Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) {
@@ -564,9 +567,14 @@ void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     // A full-sized segment from a peer that sends timestamps carries 12 bytes less than our MSS
     // (RFC 7323 4.1 and 3.2: the option is 10 bytes, padded to 12).
     const std::uint32_t full_sized = our_mss_ - (t.ts_ok ? 12U : 0U);
-    const bool two_segments_owed =
-        static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent) >= 2U * full_sized;
-    if (filled_gap || t.receive_queue.has_out_of_order()) {
+    const auto owed = static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent);
+    const bool two_segments_owed = owed >= 2U * full_sized;
+    // A burst of jumbo frames can bring more than the sender may have in flight: past a quarter
+    // of the buffer (at most 64 KiB, Linux's GRO limit) the ACK goes at once, so that the
+    // sender is not left waiting for the end of the burst.
+    const std::uint32_t burst_ack_limit =
+        std::min<std::uint32_t>(kMaxBurstAckBytes, config_.receive_buffer / 4);
+    if (filled_gap || t.receive_queue.has_out_of_order() || owed >= burst_ack_limit) {
         schedule_ack(t, /*immediately=*/true);
     } else if (two_segments_owed) {
         hold_ack_for_burst(t);

@@ -689,6 +689,31 @@ TEST_F(TcpBehaviour, FullSizedSegmentsOfOneBurstShareOneAck) {
     (void)c;
 }
 
+// A burst that brings more than a quarter of the receive buffer (jumbo frames) does not keep the
+// sender waiting for its end: the ACK goes as soon as that much is owed.
+TEST_F(TcpBehaviour, ABurstOwingAQuarterOfTheBufferIsAckedBeforeItEnds) {
+    config_.receive_buffer = 16 * 1024;  // a quarter is 4 KiB: three 1460-byte segments
+    start(config_);
+    Sent synack;
+    auto c = accept_with(mss_option(1460), synack);
+    ASSERT_EQ(synack.tcp.options.mss, 1460);
+    constexpr std::size_t kSegments = 6;
+    std::vector<Seg> burst;
+    for (std::size_t i = 0; i < kSegments; ++i) {
+        burst.push_back(Seg{.seq = peer_seq + static_cast<std::uint32_t>(i * 1460),
+                            .ack = our_seq,
+                            .payload = pattern(1460, i * 1460),
+                            .source_port = peer_port});
+    }
+    inject_burst(burst);
+    const auto acks = take();
+    ASSERT_GE(acks.size(), 2u);
+    EXPECT_EQ(acks.front().ack(), peer_seq + 3 * 1460) << "the third segment passed 4 KiB owed";
+    EXPECT_EQ(acks.back().ack(), peer_seq + kSegments * 1460);
+    EXPECT_EQ(handler_.received, pattern(kSegments * 1460));
+    (void)c;
+}
+
 // RFC 5681 4.2: every out-of-order segment gets its duplicate ACK, burst or not, so that the
 // sender can count them.
 TEST_F(TcpBehaviour, OutOfOrderSegmentsOfOneBurstEachGetADuplicateAck) {
