@@ -77,6 +77,26 @@ class TcpBehaviour : public TcpFixture {
         inject(Seg{.seq = peer_seq, .ack = ack, .window = window, .source_port = peer_port});
     }
 
+    // `count` in-order segments of `size` bytes from peer_seq on (pattern() bytes), for one burst;
+    // peer_seq is not moved.
+    std::vector<Seg> peer_segments(std::size_t count, std::size_t size) const {
+        std::vector<Seg> burst;
+        for (std::size_t i = 0; i < count; ++i) {
+            burst.push_back(Seg{.seq = peer_seq + static_cast<std::uint32_t>(i * size),
+                                .ack = our_seq,
+                                .payload = pattern(size, i * size),
+                                .source_port = peer_port});
+        }
+        return burst;
+    }
+
+    // Bytes [offset, offset + length) of `data`.
+    static std::vector<std::byte> slice(const std::vector<std::byte>& data, std::size_t offset,
+                                        std::size_t length) {
+        return {data.begin() + static_cast<std::ptrdiff_t>(offset),
+                data.begin() + static_cast<std::ptrdiff_t>(offset + length)};
+    }
+
     // Moves the clock a millisecond at a time until the engine sends something (returned), or
     // `limit` passes (nothing returned).
     std::vector<Sent> wait_for_output(Nanos limit) {
@@ -375,18 +395,14 @@ TEST_F(TcpBehaviour, ReceivesAcrossTheSequenceWrap) {
         const std::size_t a_len = std::min(chunk, total - offset);
         const std::size_t b_off = offset + a_len;
         const std::size_t b_len = b_off < total ? std::min(chunk, total - b_off) : 0;
-        const auto slice = [&](std::size_t off, std::size_t len) {
-            return std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(off),
-                                          data.begin() + static_cast<std::ptrdiff_t>(off + len));
-        };
         if (b_len > 0) {
             inject(Seg{.seq = start + static_cast<std::uint32_t>(b_off),
                        .ack = our_seq,
-                       .payload = slice(b_off, b_len)});
+                       .payload = slice(data, b_off, b_len)});
         }
         inject(Seg{.seq = start + static_cast<std::uint32_t>(offset),
                    .ack = our_seq,
-                   .payload = slice(offset, a_len)});
+                   .payload = slice(data, offset, a_len)});
     }
     peer_seq = start + static_cast<std::uint32_t>(total);
     ASSERT_LT(peer_seq, start) << "the transfer must cross 2^32";
@@ -673,14 +689,7 @@ TEST_F(TcpBehaviour, FullSizedSegmentsOfOneBurstShareOneAck) {
     ASSERT_TRUE(synack.tcp.options.mss.has_value());
     const std::size_t mss = *synack.tcp.options.mss;
     constexpr std::size_t kSegments = 7;
-    std::vector<Seg> burst;
-    for (std::size_t i = 0; i < kSegments; ++i) {
-        burst.push_back(Seg{.seq = peer_seq + static_cast<std::uint32_t>(i * mss),
-                            .ack = our_seq,
-                            .payload = pattern(mss, i * mss),
-                            .source_port = peer_port});
-    }
-    inject_burst(burst);
+    inject_burst(peer_segments(kSegments, mss));
     peer_seq += static_cast<std::uint32_t>(kSegments * mss);
     EXPECT_EQ(expect_one().ack(), peer_seq) << "one ACK, for all seven segments";
     EXPECT_EQ(handler_.received, pattern(kSegments * mss));
@@ -698,14 +707,7 @@ TEST_F(TcpBehaviour, ABurstOwingAQuarterOfTheBufferIsAckedBeforeItEnds) {
     auto c = accept_with(mss_option(1460), synack);
     ASSERT_EQ(synack.tcp.options.mss, 1460);
     constexpr std::size_t kSegments = 6;
-    std::vector<Seg> burst;
-    for (std::size_t i = 0; i < kSegments; ++i) {
-        burst.push_back(Seg{.seq = peer_seq + static_cast<std::uint32_t>(i * 1460),
-                            .ack = our_seq,
-                            .payload = pattern(1460, i * 1460),
-                            .source_port = peer_port});
-    }
-    inject_burst(burst);
+    inject_burst(peer_segments(kSegments, 1460));
     const auto acks = take();
     ASSERT_GE(acks.size(), 2u);
     EXPECT_EQ(acks.front().ack(), peer_seq + 3 * 1460) << "the third segment passed 4 KiB owed";
@@ -719,10 +721,7 @@ TEST_F(TcpBehaviour, ABurstOwingAQuarterOfTheBufferIsAckedBeforeItEnds) {
 TEST_F(TcpBehaviour, OutOfOrderSegmentsOfOneBurstEachGetADuplicateAck) {
     auto c = establish_passive(mss_option(1460));
     const auto data = pattern(400);
-    const auto part = [&](std::size_t off, std::size_t len) {
-        return std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(off),
-                                      data.begin() + static_cast<std::ptrdiff_t>(off + len));
-    };
+    const auto part = [&data](std::size_t off, std::size_t len) { return slice(data, off, len); };
     const Seg burst[] = {
         Seg{.seq = peer_seq + 100, .ack = our_seq, .payload = part(100, 100)},
         Seg{.seq = peer_seq + 200, .ack = our_seq, .payload = part(200, 100)},
@@ -742,10 +741,7 @@ TEST_F(TcpBehaviour, OutOfOrderSegmentsOfOneBurstEachGetADuplicateAck) {
 TEST_F(TcpBehaviour, OutOfOrderSegmentGetsImmediateDuplicateAckAndWaitsForTheGap) {
     auto c = establish_passive(mss_option(1460));
     const auto data = pattern(300);
-    const auto part = [&](std::size_t off, std::size_t len) {
-        return std::vector<std::byte>(data.begin() + static_cast<std::ptrdiff_t>(off),
-                                      data.begin() + static_cast<std::ptrdiff_t>(off + len));
-    };
+    const auto part = [&data](std::size_t off, std::size_t len) { return slice(data, off, len); };
     inject(Seg{.seq = peer_seq + 200, .ack = our_seq, .payload = part(200, 100)});
     EXPECT_EQ(expect_one().ack(), peer_seq) << "a duplicate ACK at once";
     inject(Seg{.seq = peer_seq + 100, .ack = our_seq, .payload = part(100, 100)});
