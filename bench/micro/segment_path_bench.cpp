@@ -88,17 +88,11 @@ void segment_path(benchmark::State& state, Variant v) {
                 for (rte_mbuf* m : frames) {
                     rig.deliver(m);
                     rig.clock().advance(std::chrono::milliseconds(1));
-                    stopwatch.start();
-                    rig.worker().poll_once();
-                    acks += rig.drain_transmitted();
-                    stopwatch.stop();
+                    acks += rig.timed_turn(stopwatch);
                 }
             } else {
                 rig.deliver(frames);
-                stopwatch.start();
-                rig.worker().poll_once();
-                acks += rig.drain_transmitted();
-                stopwatch.stop();
+                acks += rig.timed_turn(stopwatch);
             }
             stopwatch.report(state);
             segments += kBurst;

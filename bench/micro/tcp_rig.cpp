@@ -18,11 +18,6 @@ namespace sluice::bench {
 
 using namespace wire::tcp_flag;
 
-const wire::MacAddress TcpRig::kOurMac({0x02, 0, 0, 0, 0, 0x02});
-const wire::MacAddress TcpRig::kPeerMac({0x02, 0, 0, 0, 0, 0x01});
-const wire::Ipv4Address TcpRig::kOurIp = wire::Ipv4Address::from_octets(10, 0, 0, 2);
-const wire::Ipv4Address TcpRig::kPeerIp = wire::Ipv4Address::from_octets(10, 0, 0, 1);
-
 namespace {
 
 // Each rig's rings, port and hash tables need names of their own in the process.
@@ -233,6 +228,14 @@ unsigned TcpRig::drain_transmitted() {
         rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(frames), n);
         total += n;
     }
+}
+
+unsigned TcpRig::timed_turn(Stopwatch& stopwatch) {
+    stopwatch.start();
+    worker_->poll_once();
+    const unsigned sent = drain_transmitted();
+    stopwatch.stop();
+    return sent;
 }
 
 std::vector<std::vector<std::byte>> TcpRig::take_transmitted() {

@@ -19,16 +19,18 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "bench/micro/micro_environment.hpp"
 #include "dataplane/api/connection.hpp"
 #include "dataplane/flow/rss_model.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/wire/tcp.hpp"
 #include "dataplane/worker.hpp"
+#include "tests/support/test_link.hpp"
 
 namespace sluice::bench {
 
-inline constexpr std::uint16_t kServerPort = 80;
-inline constexpr std::uint16_t kPeerPort = 40000;
+using test::kPeerPort;
+using test::kServerPort;
 
 // A segment from the peer. `payload_length` bytes of a fixed pattern follow the header.
 struct PeerSegment {
@@ -85,10 +87,10 @@ class SinkHandler final : public api::ListenHandler, public api::ConnectionHandl
 
 class TcpRig {
   public:
-    static const wire::MacAddress kOurMac;
-    static const wire::MacAddress kPeerMac;
-    static const wire::Ipv4Address kOurIp;
-    static const wire::Ipv4Address kPeerIp;
+    static constexpr wire::MacAddress kOurMac = test::kEngineMac;
+    static constexpr wire::MacAddress kPeerMac = test::kPeerMac;
+    static constexpr wire::Ipv4Address kOurIp = test::kEngineIp;
+    static constexpr wire::Ipv4Address kPeerIp = test::kPeerIp;
 
     struct Options {
         tcp::TcpConfig tcp = default_tcp();
@@ -124,6 +126,9 @@ class TcpRig {
     unsigned run_until_idle();
     // Frees everything the worker has transmitted; returns how many frames that was.
     unsigned drain_transmitted();
+    // What the benchmarks time: one turn of the worker's loop and the freeing of what it sent
+    // (a NIC driver's tx completion), on `stopwatch`. Returns the frames sent.
+    unsigned timed_turn(Stopwatch& stopwatch);
     // The same frames as bytes, for checking set-up steps.
     std::vector<std::vector<std::byte>> take_transmitted();
 

@@ -219,29 +219,27 @@ std::vector<Row> build_rows(const PerfOptions& options, const std::vector<Run>& 
                                         : *sluice->second.value / *base->second.value;
     };
     const auto rate = [](const Run* run) { return client_number(run, "rate"); };
+    // rr and crr: a rate per server core against Linux loopback, with a floor and a ratio.
+    const auto rate_row = [&](Workload w, const std::string& key, const std::string& unit,
+                              const std::string& target, double min_rate, double min_ratio) {
+        Row row = make_row(key, key, unit);
+        row.baseline = Stack::LinuxLoopback;
+        fill(row, w, options.mtus.front(), rate);
+        row.target = target;
+        if (row.cells.count(Stack::Sluice) && row.cells[Stack::Sluice].value && row.ratio) {
+            row.target_met = *row.cells[Stack::Sluice].value >= min_rate && *row.ratio >= min_ratio;
+        }
+        rows.push_back(row);
+    };
 
     for (Workload w : options.workloads) {
         switch (w) {
-            case Workload::Rr: {
-                Row row = make_row("rr", "rr", "transactions/s");
-                row.baseline = Stack::LinuxLoopback;
-                fill(row, w, options.mtus.front(), rate);
-                row.target = ">= 1 M/s and >= 8x lo";
-                if (row.cells.count(Stack::Sluice) && row.cells[Stack::Sluice].value && row.ratio)
-                    row.target_met = *row.cells[Stack::Sluice].value >= 1e6 && *row.ratio >= 8;
-                rows.push_back(row);
+            case Workload::Rr:
+                rate_row(w, "rr", "transactions/s", ">= 1 M/s and >= 8x lo", 1e6, 8);
                 break;
-            }
-            case Workload::Crr: {
-                Row row = make_row("crr", "crr", "connections/s");
-                row.baseline = Stack::LinuxLoopback;
-                fill(row, w, options.mtus.front(), rate);
-                row.target = ">= 300 k/s and >= 15x lo";
-                if (row.cells.count(Stack::Sluice) && row.cells[Stack::Sluice].value && row.ratio)
-                    row.target_met = *row.cells[Stack::Sluice].value >= 3e5 && *row.ratio >= 15;
-                rows.push_back(row);
+            case Workload::Crr:
+                rate_row(w, "crr", "connections/s", ">= 300 k/s and >= 15x lo", 3e5, 15);
                 break;
-            }
             case Workload::Stream:
                 for (std::uint16_t mtu : options.mtus) {
                     Row row = make_row("stream_mtu" + std::to_string(mtu),

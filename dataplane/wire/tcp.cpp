@@ -146,17 +146,13 @@ Result<TcpHeader, DropReason> TcpHeader::parse(std::span<const std::byte> segmen
     TcpHeader& h = result.value();
     h.header_length = static_cast<std::uint8_t>((std::to_integer<std::uint8_t>(p[12]) >> 4) * 4);
     if (h.header_length < kMinLength || h.header_length > segment.size()) {
-        {
-            refuse(DropReason::TcpBadHeaderLength);
-            return result;
-        }
+        refuse(DropReason::TcpBadHeaderLength);
+        return result;
     }
     if (checksum == TransportChecksum::Verify &&
         tcp_checksum(source, destination, segment) != be16{}) {
-        {
-            refuse(DropReason::TcpBadChecksum);
-            return result;
-        }
+        refuse(DropReason::TcpBadChecksum);
+        return result;
     }
     h.source_port = load_be16(p).host();
     h.destination_port = load_be16(p + 2).host();
@@ -183,10 +179,8 @@ Result<TcpHeader, DropReason> TcpHeader::parse(std::span<const std::byte> segmen
         return result;
     }
     if (!parse_options(segment.subspan(kMinLength, h.header_length - kMinLength), h.options)) {
-        {
-            refuse(DropReason::TcpBadOption);
-            return result;
-        }
+        refuse(DropReason::TcpBadOption);
+        return result;
     }
     return result;
 }

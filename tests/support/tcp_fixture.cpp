@@ -11,11 +11,6 @@ namespace sluice::test {
 
 using namespace wire::tcp_flag;
 
-const wire::MacAddress TcpFixture::kOurMac({0x02, 0, 0, 0, 0, 0x02});
-const wire::MacAddress TcpFixture::kPeerMac({0x02, 0, 0, 0, 0, 0x01});
-const wire::Ipv4Address TcpFixture::kOurIp = wire::Ipv4Address::from_octets(10, 0, 0, 2);
-const wire::Ipv4Address TcpFixture::kPeerIp = wire::Ipv4Address::from_octets(10, 0, 0, 1);
-
 // --- RecordingHandler ---
 
 api::ConnectionHandler* RecordingHandler::on_accept(api::Connection c) {

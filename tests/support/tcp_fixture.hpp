@@ -19,11 +19,9 @@
 #include "dataplane/tcp/tcp_stack.hpp"
 #include "dataplane/wire/tcp.hpp"
 #include "tests/support/ring_port.hpp"
+#include "tests/support/test_link.hpp"
 
 namespace sluice::test {
-
-inline constexpr std::uint16_t kServerPort = 80;  // where the fixture's listener sits
-inline constexpr std::uint16_t kPeerPort = 40000;
 
 // A segment from the peer. seq/ack are absolute; `payload` bytes are sent as they are.
 struct Seg {
@@ -71,10 +69,10 @@ class RecordingHandler : public api::ConnectionHandler, public api::ListenHandle
 
 class TcpFixture : public ::testing::Test {
   protected:
-    static const wire::MacAddress kOurMac;
-    static const wire::MacAddress kPeerMac;
-    static const wire::Ipv4Address kOurIp;
-    static const wire::Ipv4Address kPeerIp;
+    static constexpr wire::MacAddress kOurMac = test::kEngineMac;
+    static constexpr wire::MacAddress kPeerMac = test::kPeerMac;
+    static constexpr wire::Ipv4Address kOurIp = test::kEngineIp;
+    static constexpr wire::Ipv4Address kPeerIp = test::kPeerIp;
 
     void SetUp() override;
     void TearDown() override;
