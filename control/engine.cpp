@@ -75,6 +75,10 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     } else {
         engine->steering_report_ = workers > 1 ? "software (as asked)" : "none (one worker)";
     }
+    if (options.tcp_checksums != TcpChecksums::Full) {
+        SLUICE_LOG(INFO, control, "TCP checksums: %s (the link is trusted not to corrupt frames)",
+                   std::string(tcp_checksums_name(options.tcp_checksums)).c_str());
+    }
     SLUICE_LOG(INFO, control, "%u worker(s); steering: %s", workers,
                engine->steering_report_.c_str());
 
@@ -93,6 +97,7 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         wc.offloads.tx_ipv4 = engine->port_->offloads().tx_ipv4_checksum();
         wc.offloads.rx_tcp = engine->port_->offloads().rx_tcp_checksum();
         wc.offloads.tx_tcp = engine->port_->offloads().tx_tcp_checksum();
+        wc.offloads.tcp = options.tcp_checksums;
         wc.mtu = engine->port_->mtu();
         wc.tcp.max_connections = options.max_connections;
         wc.tcp.msl = options.msl;

@@ -279,7 +279,8 @@ class Orchestrator {
         if (spec.stack == Stack::Sluice) {
             args.insert(args.end(), {"--memif-socket", memif_socket(index), "--eal-prefix",
                                      eal_prefix(index, server ? "s" : "c"), "--memory",
-                                     std::to_string(options_.eal_memory_mb)});
+                                     std::to_string(options_.eal_memory_mb), "--sluice-checksums",
+                                     std::string(tcp_checksums_name(options_.sluice_checksums))});
             if (options_.sluice_buffer != 0)
                 args.insert(args.end(),
                             {"--sluice-buffer", std::to_string(options_.sluice_buffer)});

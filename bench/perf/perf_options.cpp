@@ -219,6 +219,15 @@ const std::vector<Flag>& flags() {
              o.sluice_buffer = *n;
              return std::nullopt;
          }},
+        {"--sluice-checksums", "MODE",
+         [](PerfOptions& o, std::string_view v) -> Refusal {
+             const auto mode = parse_tcp_checksums(v);
+             if (!mode)
+                 return "expected full, trust-received or off (what both Sluice ends do with TCP "
+                        "checksums)";
+             o.sluice_checksums = *mode;
+             return std::nullopt;
+         }},
         {"--json", "PATH",
          [](PerfOptions& o, std::string_view v) -> Refusal {
              if (v.empty())
@@ -445,6 +454,8 @@ flags (defaults in brackets):
   --memory MB               EAL -m of each Sluice process, 128-16384   [512]
   --sluice-buffer BYTES     Sluice's send and receive buffer per connection, 4096-67108864
                             [the engine's default, 262144; Linux autotunes its own]
+  --sluice-checksums MODE   TCP checksums on both Sluice ends: full, trust-received, or off
+                            (neither summed nor checked, as Linux does over lo and veth) [off]
   --json PATH               results as JSON                            [sluice-perf.json]
   --chart PATH              results as a PNG chart (gnuplot)           [sluice-perf.png]
   --no-chart                no chart

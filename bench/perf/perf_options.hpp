@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/perf/workload.hpp"
+#include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/util/result.hpp"
 
 namespace sluice::perf {
@@ -41,6 +42,9 @@ struct PerfOptions {
     unsigned eal_memory_mb = 512;
     // Sluice's send and receive buffer per connection; 0: the engine's default (TcpConfig).
     std::uint32_t sluice_buffer = 0;
+    // What both Sluice ends do with TCP checksums over the memif link: by default what Linux does
+    // over lo and veth, neither sum nor check them (dataplane/net/tcp_checksums.hpp).
+    TcpChecksums sluice_checksums = TcpChecksums::Off;
     std::string json_path = "sluice-perf.json";
     std::optional<std::string> chart_path = std::string("sluice-perf.png");
     std::optional<std::string> log_dir;  // children's stderr is kept there when set

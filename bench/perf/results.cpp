@@ -306,9 +306,14 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
                  "connection, 1 outstanding, %u bytes each way\n",
                  options.stream_connections, p.write_size, p.size);
     std::fprintf(out,
-                 "  Sluice: two processes joined by net_memif (EAL --no-huge), %u-byte send and "
-                 "receive buffers per connection%s\n",
-                 sluice_buffer(options), options.sluice_buffer == 0 ? " (the default)" : "");
+                 "  Sluice: two processes joined by net_memif (EAL --no-huge; zero-copy on the "
+                 "client's side), %u-byte send and receive buffers per connection%s; TCP "
+                 "checksums %s%s\n",
+                 sluice_buffer(options), options.sluice_buffer == 0 ? " (the default)" : "",
+                 std::string(tcp_checksums_name(options.sluice_checksums)).c_str(),
+                 options.sluice_checksums == TcpChecksums::Off
+                     ? " (neither summed nor checked, as Linux does over lo and veth)"
+                     : "");
     std::fprintf(out,
                  "  Linux: epoll, non-blocking sockets, TCP_NODELAY, buffers autotuned; over "
                  "127.0.0.1 and over a veth pair between two namespaces\n\n");
@@ -467,8 +472,11 @@ Status<std::string> write_json(const std::string& path, const PerfOptions& optio
     j << "]},\n";
     j << "    \"latency\": {\"connections\": 1, \"pipeline\": 1, \"size\": " << p.size << "},\n";
     j << "    \"sluice_buffer\": " << sluice_buffer(options) << ",\n";
-    j << "    \"stacks\": {\"sluice\": \"two processes joined by net_memif, EAL --no-huge, one "
-         "worker each\", \"linux-lo\": \"epoll, non-blocking sockets, TCP_NODELAY over "
+    j << "    \"sluice_tcp_checksums\": \"" << tcp_checksums_name(options.sluice_checksums)
+      << "\",\n";
+    j << "    \"stacks\": {\"sluice\": \"two processes joined by net_memif (zero-copy on the "
+         "client's side), EAL --no-huge, one worker each\", \"linux-lo\": \"epoll, non-blocking "
+         "sockets, TCP_NODELAY over "
          "127.0.0.1\", \"linux-veth\": \"the same over a veth pair between two namespaces\"}\n";
     j << "  },\n";
     j << "  \"rows\": [\n";

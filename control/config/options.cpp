@@ -115,6 +115,14 @@ Refusal set_offloads(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_tcp_checksums(EngineOptions& o, const std::string& value) {
+    const auto v = parse_tcp_checksums(value);
+    if (!v)
+        return "expected full, trust-received or off";
+    o.tcp_checksums = *v;
+    return std::nullopt;
+}
+
 Refusal add_local_addr(EngineOptions& o, const std::string& value) {
     const auto a = wire::Ipv4Address::parse(value);
     if (!a)
@@ -357,6 +365,7 @@ constexpr std::array kSettings = {
     Setting{"--workers", "engine", "workers", "", set_workers},
     Setting{"--duration", "engine", "duration", "", set_duration},
     Setting{"--no-offloads", "engine", "offloads", "no", set_offloads},
+    Setting{"--tcp-checksums", "engine", "tcp-checksums", "", set_tcp_checksums},
     Setting{"--local-addr", "engine", "local-addr", "", add_local_addr, clear_local_addrs},
     Setting{"--arp-entries", "arp", "entries", "", set_arp_entries},
     Setting{"--arp-timeout", "arp", "timeout", "", set_arp_timeout},
@@ -476,6 +485,10 @@ Engine options:
   --arp-entries N         neighbor cache capacity (8-1048576, default 1024)
   --arp-timeout SECONDS   how long an ARP answer is trusted (1-86400, default 300)
   --no-offloads           do checksums in software even where the device could
+  --tcp-checksums MODE    full (default): sum every TCP segment sent, check every one received;
+                          trust-received: do not check received ones; off: neither, and the
+                          peer must not check either. Only for a link of shared memory between
+                          processes of this host (net_memif, net_ring), never for a wire
   --duration SECONDS      stop after this long (default: run until SIGINT or SIGTERM)
 
 TCP services and client:

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/util/result.hpp"
 #include "dataplane/wire/addresses.hpp"
 
@@ -46,6 +47,8 @@ struct EngineOptions {
     std::uint32_t neighbor_capacity = 1024;
     std::chrono::seconds neighbor_timeout{300};
     bool offloads = true;
+    // Full unless the port is a link of shared memory whose far end is trusted (tcp_checksums.hpp).
+    TcpChecksums tcp_checksums = TcpChecksums::Full;
     // Stop by itself after this long (for scripts); zero runs until SIGINT/SIGTERM.
     std::chrono::seconds duration{0};
     std::string config_file;  // --config, as given; empty when there was none

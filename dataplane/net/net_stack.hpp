@@ -15,6 +15,7 @@
 
 #include "dataplane/buffers/tx_batch.hpp"
 #include "dataplane/net/neighbor_cache.hpp"
+#include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/wire/addresses.hpp"
@@ -31,12 +32,14 @@ struct InterfaceConfig {
     std::optional<std::uint16_t> vlan_id;  // frames are sent and accepted with this tag only
 };
 
-// What the device does for us, as negotiated by drivers/ at start-up.
+// What the device does for us, as negotiated by drivers/ at start-up, and what the link is
+// trusted to do.
 struct ChecksumOffloads {
     bool rx_ipv4 = false;  // the device flags bad/good IPv4 header checksums
     bool tx_ipv4 = false;  // the device fills in IPv4 header checksums
     bool rx_tcp = false;   // the device flags bad/good TCP checksums
     bool tx_tcp = false;   // the device fills in TCP checksums from the pseudo-header sum
+    TcpChecksums tcp = TcpChecksums::Full;
 };
 
 // The transport layer above: receives every TCP segment addressed to us.

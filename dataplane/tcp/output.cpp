@@ -202,7 +202,9 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
         t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
 
     const std::span<std::byte> segment(p, header_length + payload_length);
-    if (net_.offloads().tx_tcp) {
+    if (net_.offloads().tcp == TcpChecksums::Off) {
+        // Both ends trust the link: the field stays as emit() left it, 0.
+    } else if (net_.offloads().tx_tcp) {
         m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = static_cast<std::uint8_t>(header_length);
         wire::store_be16(
@@ -237,9 +239,11 @@ void TcpStack::send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, 
     th.flags = with_ack ? (kRst | kAck) : kRst;
     auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, wire::TcpHeader::kMinLength));
     th.emit({p, wire::TcpHeader::kMinLength});
-    wire::store_be16(p + wire::kTcpChecksumOffset,
-                     wire::tcp_checksum(tuple.local_address(), tuple.remote_address(),
-                                        {p, wire::TcpHeader::kMinLength}));
+    if (net_.offloads().tcp != TcpChecksums::Off) {
+        wire::store_be16(p + wire::kTcpChecksumOffset,
+                         wire::tcp_checksum(tuple.local_address(), tuple.remote_address(),
+                                            {p, wire::TcpHeader::kMinLength}));
+    }
     counters_.tcp_resets_sent += 1;
     counters_.tcp_segments_sent += 1;
     transmit(m, tuple);

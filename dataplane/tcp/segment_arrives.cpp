@@ -41,9 +41,11 @@ Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) 
 void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     counters_.tcp_segments_received += 1;
     in_burst_ = true;
+    const ChecksumOffloads& offloads = net_.offloads();
     const bool device_checked =
-        net_.offloads().rx_tcp &&
-        (segment->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+        offloads.tcp != TcpChecksums::Full ||
+        (offloads.rx_tcp &&
+         (segment->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD);
     const std::span<const std::byte> bytes(rte_pktmbuf_mtod(segment, const std::byte*),
                                            segment->data_len);
     const auto th =

@@ -584,6 +584,11 @@ class Lab:
         """The engine's stdout so far, one string per line."""
         return list(self._stdout)
 
+    def engine_output(self) -> list[str]:
+        """Everything the engine printed so far, stdout then stderr (its log), one string per
+        line."""
+        return list(self._stdout) + list(self._stderr)
+
     def wait_engine_exit(self, timeout: float = COMMAND_TIMEOUT) -> int:
         """Wait for an engine that stops by itself (the --connect client, --duration) and return
         its exit status; its counter report, if it printed one, is in self.counters.  Kills it

@@ -180,6 +180,8 @@ BAD_FLAGS = {
     "mtu-too-big": (["--mtu", "1500,65000"], ["--mtu '1500,65000'", "576 to 9000"]),
     "same-cores": (["--server-core", "0", "--client-core", "0"], ["--server-core", "--client-core"]),
     "missing-value": (["--connections"], ["--connections needs a value"]),
+    "unknown-checksums": (["--sluice-checksums", "none"],
+                          ["--sluice-checksums 'none'", "full, trust-received or off"]),
 }
 
 

@@ -218,6 +218,21 @@ def test_echo_32mib_each_way(lab):
     assert counters["tcp_connections"] == 0, counters
 
 
+@pytest.mark.lab(engine_args=["--serve", "echo:7", "--tcp-checksums", "trust-received"])
+def test_echo_with_received_checksums_trusted(lab):
+    # Linux sums what it sends and checks what it receives: the engine, trusting what it
+    # receives, must still sum what it sends, or Linux would drop every segment.
+    n = 4 * MIB
+    r = run_peer(lab, ECHO_CLIENT, {"ip": lab.engine_ip, "port": 7, "bytes": n, "seed": 11})
+    assert not r["error"] and not r["reader_alive"], r
+    assert r["received"] == n, r
+    assert r["received_sha"] == r["sent_sha"], r
+    counters = stop_and_check(lab)
+    assert counters.get("drop.tcp_bad_checksum", 0) == 0, counters
+    assert any("TCP checksums: trust-received" in line for line in lab.engine_output()), \
+        lab.engine_output()[-20:]
+
+
 # --------------------------------------------------------------------------------------------
 # 4. The engine's own client against Linux servers: half-close in both directions.
 

@@ -67,7 +67,7 @@ void TcpFixture::start(const tcp::TcpConfig& config) {
     NeighborConfig nc;
     nc.capacity = 16;
     const std::string name = "tcpfx" + std::to_string(n++);
-    auto net = NetStack::create(ic, nc, {}, packet_pool(), *tx_, counters_, clock_, name);
+    auto net = NetStack::create(ic, nc, offloads_, packet_pool(), *tx_, counters_, clock_, name);
     ASSERT_TRUE(net.has_value()) << net.error();
     net_ = std::move(net.value());
     auto tcp =
@@ -117,7 +117,12 @@ void TcpFixture::receive_one(const Seg& s) {
     th.window = s.window;
     th.options = s.options;
     const wire::EthernetHeader eth{kOurMac, kPeerMac, std::nullopt, wire::ethertype::kIpv4};
-    const auto frame = tcp_frame(eth, kPeerIp, kOurIp, th, s.payload);
+    auto frame = tcp_frame(eth, kPeerIp, kOurIp, th, s.payload);
+    if (s.corrupt_checksum) {
+        const std::size_t at =
+            eth.length() + wire::Ipv4Header::kMinLength + wire::kTcpChecksumOffset;
+        frame[at] ^= std::byte{0x5a};
+    }
     rte_mbuf* m = make_mbuf(frame);
     if (s.device_hash) {
         m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
@@ -145,13 +150,15 @@ std::vector<Sent> TcpFixture::take() {
         EXPECT_EQ(ip->destination, kPeerIp);
         const auto seg = ip_bytes.subspan(ip->header_length, ip->payload_length());
         auto th = wire::TcpHeader::parse(seg, ip->source, ip->destination,
-                                         wire::TransportChecksum::Verify);
+                                         offloads_.tcp == TcpChecksums::Off
+                                             ? wire::TransportChecksum::VerifiedByDevice
+                                             : wire::TransportChecksum::Verify);
         EXPECT_TRUE(th.has_value())
             << "the engine sent a TCP segment that does not parse (checksum?)";
         if (!th)
             continue;
-        out.push_back(
-            Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end())});
+        out.push_back(Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end()),
+                           wire::load_be16(seg.data() + wire::kTcpChecksumOffset).host()});
     }
     return out;
 }

@@ -35,12 +35,15 @@ struct Seg {
     std::uint16_t destination_port = kServerPort;
     // The RSS hash a NIC would have put in the mbuf (RTE_MBUF_F_RX_RSS_HASH); none when empty.
     std::optional<std::uint32_t> device_hash{};
+    // The TCP checksum is made wrong after it was computed, as a bit flipped on the wire would.
+    bool corrupt_checksum = false;
 };
 
 // A segment the engine sent.
 struct Sent {
     wire::TcpHeader tcp;
     std::vector<std::byte> payload;
+    std::uint16_t checksum = 0;  // the field as sent
     bool has(std::uint8_t flag) const { return tcp.has(flag); }
     std::uint32_t seq() const { return tcp.seq.raw(); }
     std::uint32_t ack() const { return tcp.ack.raw(); }
@@ -105,6 +108,9 @@ class TcpFixture : public ::testing::Test {
     tcp::TcpConfig config_;
     // Set before the stack starts: the RSS the "device" was programmed with.
     const flow::RssModel* device_rss_ = nullptr;
+    // Set before the stack starts: the device's checksum offloads (none: a net_ring) and what
+    // the link is trusted with. take() checks sent checksums unless they are off.
+    ChecksumOffloads offloads_{};
     ManualClock clock_{std::chrono::seconds(1000)};
     WorkerCounters counters_;
     RecordingHandler handler_;

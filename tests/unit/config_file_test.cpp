@@ -87,6 +87,7 @@ mbufs = 16383
 workers = 4
 duration = 5
 offloads = no
+tcp-checksums = trust-received
 local-addr = 192.168.7.10
 local-addr = 192.168.7.11
 
@@ -133,6 +134,7 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->workers, 4u);
     EXPECT_EQ(r->duration.count(), 5);
     EXPECT_FALSE(r->offloads);
+    EXPECT_EQ(r->tcp_checksums, TcpChecksums::TrustReceived);
     ASSERT_EQ(r->local_addresses.size(), 2u);
     EXPECT_EQ(r->local_addresses[0], wire::Ipv4Address::from_octets(192, 168, 7, 10));
     EXPECT_EQ(r->local_addresses[1], wire::Ipv4Address::from_octets(192, 168, 7, 11));
@@ -252,6 +254,8 @@ TEST(ConfigFile, BadValuesNameFileLineSectionKeyAndWhatIsAllowed) {
         {"engine", "workers = 65", "[engine] workers '65': expected a whole number from 1 to 64"},
         {"engine", "duration = 0", "[engine] duration '0': expected seconds from 1 to 31536000"},
         {"engine", "offloads = off", "[engine] offloads 'off': expected yes or no"},
+        {"engine", "tcp-checksums = yes",
+         "[engine] tcp-checksums 'yes': expected full, trust-received or off"},
         {"engine", "gateway = router",
          "[engine] gateway 'router': expected an IPv4 address, e.g. 10.0.0.1"},
         {"engine", "port =", "[engine] port '': expected a port id, name or vdev string"},
@@ -327,7 +331,7 @@ TEST(ConfigFile, UnknownSectionsAndKeys) {
     // A key of one section in another is unknown there.
     EXPECT_EQ(file_error("[engine]\naddr = 10.0.0.2/24\nmsl = 5\n"),
               "FILE:3: [engine] msl: unknown key; [engine] takes addr, gateway, port, vlan, mtu, "
-              "mbufs, workers, duration, offloads, local-addr");
+              "mbufs, workers, duration, offloads, tcp-checksums, local-addr");
 }
 
 TEST(ConfigFile, SyntaxErrorsNameTheirLine) {

@@ -23,6 +23,7 @@ TEST(Options, MinimalCommandLine) {
     EXPECT_FALSE(r->gateway.has_value());
     EXPECT_FALSE(r->vlan_id.has_value());
     EXPECT_TRUE(r->offloads);
+    EXPECT_EQ(r->tcp_checksums, TcpChecksums::Full);
     EXPECT_EQ(r->duration.count(), 0);
 }
 
@@ -41,6 +42,16 @@ TEST(Options, EveryFlag) {
     EXPECT_EQ(r->neighbor_timeout.count(), 60);
     EXPECT_FALSE(r->offloads);
     EXPECT_EQ(r->duration.count(), 5);
+}
+
+TEST(Options, TcpChecksumModes) {
+    for (const auto& [text, mode] : {std::pair{"full", TcpChecksums::Full},
+                                     std::pair{"trust-received", TcpChecksums::TrustReceived},
+                                     std::pair{"off", TcpChecksums::Off}}) {
+        auto r = parse_options({"--addr", "10.0.0.2/24", "--tcp-checksums", text});
+        ASSERT_TRUE(r.has_value()) << r.error();
+        EXPECT_EQ(r->tcp_checksums, mode) << text;
+    }
 }
 
 TEST(Options, NewFlagsHaveTheirDefaults) {
@@ -96,6 +107,8 @@ TEST(Options, NewFlagsRefuseBadValuesByName) {
         EXPECT_EQ(e("--ephemeral-ports", bad), "--ephemeral-ports '" + std::string(bad) + ports);
     }
     EXPECT_EQ(e("--steering", "RSS"), "--steering 'RSS': expected auto, rss or software");
+    EXPECT_EQ(e("--tcp-checksums", "none"),
+              "--tcp-checksums 'none': expected full, trust-received or off");
     EXPECT_EQ(e("--send-buffer", "4095"),
               "--send-buffer '4095': expected bytes from 4096 to 67108864");
     EXPECT_EQ(e("--receive-buffer", "67108865"),
