@@ -3,18 +3,6 @@
 
 namespace sluice {
 
-void NetStack::write_ipv4_header(rte_mbuf* packet, const wire::Ipv4Header& header) {
-    wire::Ipv4Header h = header;
-    h.identification = next_ip_id_++;
-    const bool device_sums = offloads_.tx_ipv4;
-    h.emit({rte_pktmbuf_mtod(packet, std::byte*), wire::Ipv4Header::kMinLength},
-           device_sums ? wire::HeaderChecksum::VerifiedByDevice : wire::HeaderChecksum::Verify);
-    if (device_sums) {
-        packet->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-        packet->l3_len = wire::Ipv4Header::kMinLength;
-    }
-}
-
 void NetStack::send_transport(rte_mbuf* segment, std::uint8_t protocol,
                               wire::Ipv4Address destination, std::uint8_t type_of_service) {
     const auto l4_length = segment->pkt_len;
@@ -77,7 +65,8 @@ void NetStack::transmit_to(rte_mbuf* packet, const wire::MacAddress& destination
     eth.destination = destination;
     eth.source = config_.mac;
     eth.ethertype = ethertype;
-    if (config_.vlan_id) eth.vlan_tci = *config_.vlan_id;
+    if (config_.vlan_id)
+        eth.vlan_tci = *config_.vlan_id;
     const auto length = static_cast<std::uint16_t>(eth.length());
     auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_prepend(packet, length));
     if (p == nullptr) {
@@ -94,6 +83,8 @@ void NetStack::transmit_held(rte_mbuf* packet, const wire::MacAddress& next_hop)
     transmit_to(packet, next_hop, wire::ethertype::kIpv4);
 }
 
-void NetStack::drop_unresolved(rte_mbuf* packet) { drop(packet, DropReason::NeighborUnresolved); }
+void NetStack::drop_unresolved(rte_mbuf* packet) {
+    drop(packet, DropReason::NeighborUnresolved);
+}
 
 }  // namespace sluice

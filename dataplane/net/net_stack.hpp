@@ -44,7 +44,7 @@ struct ChecksumOffloads {
 
 // The transport layer above: receives every TCP segment addressed to us.
 class TransportReceiver {
-public:
+  public:
     virtual ~TransportReceiver() = default;
     // `segment`'s data starts at the transport header; ownership passes to the callee.
     virtual void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) = 0;
@@ -53,14 +53,14 @@ public:
 // With several workers, ARP answers reach only one of them: it passes a copy of each ARP frame it
 // learned from to the others, which learn from it without answering.
 class ArpSharing {
-public:
+  public:
     virtual ~ArpSharing() = default;
     // Does not take `frame`: the callee copies what it keeps.
     virtual void share_arp(const rte_mbuf* frame) = 0;
 };
 
 class NetStack final : private NeighborEvents {
-public:
+  public:
     // How often the neighbor cache's timers are looked at.
     static constexpr Nanos kTimerInterval = std::chrono::milliseconds(50);
     // RFC 5227 2.3: two announcements, two seconds apart.
@@ -82,8 +82,9 @@ public:
     void send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination);
 
     // Takes ownership of a transport segment whose data starts at its header, with headroom for the
-    // IP and link headers; writes the IP header and sends it to `destination`. `l4_checksum_by_device`
-    // says the caller set up TCP checksum offload (the IPv4 flags are then set here).
+    // IP and link headers; writes the IP header and sends it to `destination`.
+    // `l4_checksum_by_device` says the caller set up TCP checksum offload (the IPv4 flags are then
+    // set here).
     void send_transport(rte_mbuf* segment, std::uint8_t protocol, wire::Ipv4Address destination,
                         std::uint8_t type_of_service = 0);
 
@@ -101,7 +102,7 @@ public:
     const InterfaceConfig& config() const { return config_; }
     const NeighborCache& neighbors() const { return *neighbors_; }
 
-private:
+  private:
     NetStack(const InterfaceConfig& config, ChecksumOffloads offloads, rte_mempool* pool,
              TxBatch& tx, WorkerCounters& counters, const Clock& clock);
 
@@ -118,8 +119,10 @@ private:
     // ipv4_output.cpp
     void transmit_held(rte_mbuf* packet, const wire::MacAddress& next_hop) override;
     void drop_unresolved(rte_mbuf* packet) override;
-    void transmit_to(rte_mbuf* packet, const wire::MacAddress& destination, std::uint16_t ethertype);
-    void write_ipv4_header(rte_mbuf* packet, const wire::Ipv4Header& header);
+    void transmit_to(rte_mbuf* packet, const wire::MacAddress& destination,
+                     std::uint16_t ethertype);
+    // Gives `header` the next identification and writes it at the packet's start.
+    void write_ipv4_header(rte_mbuf* packet, wire::Ipv4Header& header);
     bool is_local_broadcast(wire::Ipv4Address a) const;
 
     void drop(rte_mbuf* m, DropReason reason) {
@@ -142,5 +145,21 @@ private:
     TransportReceiver* tcp_ = nullptr;
     ArpSharing* arp_sharing_ = nullptr;
 };
+
+inline void NetStack::write_ipv4_header(rte_mbuf* packet, wire::Ipv4Header& header) {
+    // Inline, and in place rather than on a copy: a header the caller has just built field by
+    // field, read back from memory (copied whole, or summed), waits for those narrow stores to
+    // drain (a store-forwarding stall, 6% of a bulk sender's time). Inlined, it stays in
+    // registers.
+    header.identification = next_ip_id_++;
+    const bool device_sums = offloads_.tx_ipv4;
+    header.emit(
+        {rte_pktmbuf_mtod(packet, std::byte*), wire::Ipv4Header::kMinLength},
+        device_sums ? wire::HeaderChecksum::VerifiedByDevice : wire::HeaderChecksum::Verify);
+    if (device_sums) {
+        packet->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+        packet->l3_len = wire::Ipv4Header::kMinLength;
+    }
+}
 
 }  // namespace sluice

@@ -7,12 +7,6 @@
 
 namespace sluice::wire {
 
-namespace {
-constexpr std::uint16_t kFlagDontFragment = 0x4000;
-constexpr std::uint16_t kFlagMoreFragments = 0x2000;
-constexpr std::uint16_t kFragmentOffsetMask = 0x1fff;
-}  // namespace
-
 Result<Ipv4Header, DropReason> Ipv4Header::parse(std::span<const std::byte> packet,
                                                  HeaderChecksum checksum) {
     // Built in place and every return is `result`, as in TcpHeader::parse: a header assembled
@@ -69,29 +63,6 @@ Result<Ipv4Header, DropReason> Ipv4Header::parse(std::span<const std::byte> pack
         return result;
     }
     return result;
-}
-
-void Ipv4Header::emit(std::span<std::byte> out, HeaderChecksum checksum) const {
-    assert(out.size() >= kMinLength);
-    std::byte* p = out.data();
-    p[0] = std::byte{0x45};
-    p[1] = std::byte{type_of_service};
-    store_be16(p + 2, be16::from_host(total_length));
-    store_be16(p + 4, be16::from_host(identification));
-    std::uint16_t flags_offset = fragment_offset & kFragmentOffsetMask;
-    if (dont_fragment)
-        flags_offset |= kFlagDontFragment;
-    if (more_fragments)
-        flags_offset |= kFlagMoreFragments;
-    store_be16(p + 6, be16::from_host(flags_offset));
-    p[8] = std::byte{ttl};
-    p[9] = std::byte{protocol};
-    store_be16(p + 10, be16{});
-    store_be32(p + 12, source.wire());
-    store_be32(p + 16, destination.wire());
-    if (checksum == HeaderChecksum::Verify) {
-        store_be16(p + 10, internet_checksum(out.first(kMinLength)));
-    }
 }
 
 }  // namespace sluice::wire
