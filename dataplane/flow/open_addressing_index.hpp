@@ -10,7 +10,7 @@
 // bytes rather than eight (the whole hash) halve the array a random lookup lands in: at 10^6
 // flows it is 8 MiB, which the TLB of 4 KiB pages covers far better than 16.
 //
-// Collisions are resolved by linear probing: the next bucket is the next 8 bytes, usually in the
+// Collisions are resolved by linear probing: the next bucket is the next 4 bytes, usually in the
 // cache line already fetched. There are exactly twice as many buckets as slots (not a power of
 // two: a hash picks its home by multiplication, Lemire's "fastrange"), so the load factor never
 // exceeds 0.5 and probe runs stay short (Knuth, TAOCP vol. 3, 6.4: about 1.5 probes for a hit and

@@ -205,14 +205,19 @@ done(sent_sha=hashlib.sha256(data).hexdigest(), received=received[0],
 """
 
 
-@pytest.mark.lab(engine_args=["--serve", "echo:7"])
-def test_echo_32mib_each_way(lab):
-    n = 32 * MIB
-    r = run_peer(lab, ECHO_CLIENT, {"ip": lab.engine_ip, "port": 7, "bytes": n, "seed": 7})
+def echo_each_way(lab, n: int, seed: int) -> dict:
+    """n bytes through the engine's echo service on port 7, checked byte for byte; the engine is
+    then stopped, and its counters returned."""
+    r = run_peer(lab, ECHO_CLIENT, {"ip": lab.engine_ip, "port": 7, "bytes": n, "seed": seed})
     assert not r["error"] and not r["reader_alive"], r
     assert r["received"] == n, r
     assert r["received_sha"] == r["sent_sha"], r
-    counters = stop_and_check(lab)
+    return stop_and_check(lab)
+
+
+@pytest.mark.lab(engine_args=["--serve", "echo:7"])
+def test_echo_32mib_each_way(lab):
+    counters = echo_each_way(lab, 32 * MIB, seed=7)
     assert counters["tcp_resets_sent"] == 0, counters
     # The client closed first and the engine followed: no TIME-WAIT on the engine's side.
     assert counters["tcp_connections"] == 0, counters
@@ -222,12 +227,7 @@ def test_echo_32mib_each_way(lab):
 def test_echo_with_received_checksums_trusted(lab):
     # Linux sums what it sends and checks what it receives: the engine, trusting what it
     # receives, must still sum what it sends, or Linux would drop every segment.
-    n = 4 * MIB
-    r = run_peer(lab, ECHO_CLIENT, {"ip": lab.engine_ip, "port": 7, "bytes": n, "seed": 11})
-    assert not r["error"] and not r["reader_alive"], r
-    assert r["received"] == n, r
-    assert r["received_sha"] == r["sent_sha"], r
-    counters = stop_and_check(lab)
+    counters = echo_each_way(lab, 4 * MIB, seed=11)
     assert counters.get("drop.tcp_bad_checksum", 0) == 0, counters
     assert any("TCP checksums: trust-received" in line for line in lab.engine_output()), \
         lab.engine_output()[-20:]
