@@ -76,8 +76,9 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         engine->steering_report_ = workers > 1 ? "software (as asked)" : "none (one worker)";
     }
     if (options.tcp_checksums != TcpChecksums::Full) {
+        const std::string mode(tcp_checksums_name(options.tcp_checksums));
         SLUICE_LOG(INFO, control, "TCP checksums: %s (the link is trusted not to corrupt frames)",
-                   std::string(tcp_checksums_name(options.tcp_checksums)).c_str());
+                   mode.c_str());
         // Only memory links are safe to trust; say so loudly on anything else, where a flipped
         // bit would reach the application unnoticed.
         const std::string& driver = engine->port_->driver();
@@ -85,8 +86,7 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
             SLUICE_LOG(WARNING, control,
                        "--tcp-checksums %s on port %s (driver %s), which is not a link of shared "
                        "memory: corrupted segments will not be detected",
-                       std::string(tcp_checksums_name(options.tcp_checksums)).c_str(),
-                       engine->port_->name().c_str(), driver.c_str());
+                       mode.c_str(), engine->port_->name().c_str(), driver.c_str());
         }
     }
     SLUICE_LOG(INFO, control, "%u worker(s); steering: %s", workers,

@@ -82,9 +82,9 @@ class NetStack final : private NeighborEvents {
     void send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination);
 
     // Takes ownership of a transport segment whose data starts at its header, with headroom for the
-    // IP and link headers; writes the IP header and sends it to `destination`.
-    // `l4_checksum_by_device` says the caller set up TCP checksum offload (the IPv4 flags are then
-    // set here).
+    // IP and link headers; writes the IP header and sends it to `destination`. A segment whose TCP
+    // checksum the caller left to the device (RTE_MBUF_F_TX_TCP_CKSUM) gets the IPv4 flags that
+    // offload needs here.
     void send_transport(rte_mbuf* segment, std::uint8_t protocol, wire::Ipv4Address destination,
                         std::uint8_t type_of_service = 0);
 

@@ -37,7 +37,6 @@ class BurstAcks {
         entries_[size_++] = {slot, generation};
         return true;
     }
-    bool empty() const { return size_ == 0; }
     // Hands every entry to `send(entry)`, oldest first, and empties the list.
     template <typename Send>
     void drain(Send&& send) {

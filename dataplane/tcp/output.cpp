@@ -143,10 +143,9 @@ void TcpStack::hold_ack_for_burst(Tcb& t) {
 void TcpStack::send_burst_acks() {
     in_burst_ = false;
     burst_acks_.drain([this](const BurstAcks::Entry& e) {
-        Tcb& t = *flows_->at(e.slot);
         // Data sent since, or an earlier entry, may have carried the ACK already.
-        if (alive(t, e.generation) && t.ack_pending)
-            send_ack(t);
+        if (Tcb* t = lookup(e.slot, e.generation); t != nullptr && t->ack_pending)
+            send_ack(*t);
     });
 }
 

@@ -106,7 +106,7 @@ struct Tcb {
     bool fin_acked() const { return fin_queued && snd_una > fin_seq; }
 };
 
-// bench/scale's target is 256 bytes of engine state per idle connection, index included (16 bytes
+// bench/scale's target is 256 bytes of engine state per idle connection, index included (8 bytes
 // of buckets per connection): a field added here must pay for itself.
 static_assert(sizeof(Tcb) <= 232, "the TCB outgrew its memory budget");
 

@@ -90,9 +90,7 @@ class TcpStack final : public TransportReceiver {
     // application reads.
     Tcb* lookup(std::uint32_t slot, std::uint32_t generation) {
         Tcb* t = flows_->at(slot);
-        if (t == nullptr || t->generation != generation || t->state == TcpState::Closed)
-            return nullptr;
-        return t;
+        return t != nullptr && alive(*t, generation) ? t : nullptr;
     }
     api::Connection handle_of(Tcb& t);
     Result<std::size_t, api::Errno> send(Tcb& t, std::span<const std::byte> data);

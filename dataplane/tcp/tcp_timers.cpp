@@ -21,13 +21,13 @@ void TcpStack::poll_timers() {
 }
 
 void TcpStack::on_delayed_ack(const DelayedAckQueue::Entry& e) {
-    Tcb& t = *flows_->at(e.slot);
-    if (!alive(t, e.generation))
+    Tcb* t = lookup(e.slot, e.generation);
+    if (t == nullptr)
         return;  // released since: the slot may have a new connection
-    t.ack_queued = false;
-    if (t.ack_pending) {
+    t->ack_queued = false;
+    if (t->ack_pending) {
         counters_.tcp_delayed_acks += 1;
-        send_ack(t);
+        send_ack(*t);
     }
 }
 

@@ -1,7 +1,5 @@
 #include "dataplane/wire/ipv4.hpp"
 
-#include <cassert>
-
 #include "dataplane/wire/byte_order.hpp"
 #include "dataplane/wire/checksum.hpp"
 
