@@ -1,5 +1,6 @@
-// The application's view of TCP on one worker: callbacks in, calls out, no locks. Everything here is
-// used only on the worker that owns the connection (DESIGN.md rule 1); none of it is thread-safe.
+// The application's view of TCP on one worker: callbacks in, calls out, no locks. Everything here
+// is used only on the worker that owns the connection (DESIGN.md rule 1); none of it is
+// thread-safe.
 //
 // A Connection is a handle (slot and generation), cheap to copy; once the connection is gone every
 // call through an old handle fails with ENOTCONN instead of touching a reused slot.
@@ -28,11 +29,11 @@ using Errno = int;
 
 // Why a connection ended, as the last callback tells it.
 enum class CloseReason : std::uint8_t {
-    Closed,        // both sides closed in order (or the application aborted)
-    Reset,         // the peer sent a RST
-    Refused,       // a RST answered our SYN
-    TimedOut,      // retransmissions or keepalives went unanswered
-    Aborted,       // the application called abort()
+    Closed,    // both sides closed in order (or the application aborted)
+    Reset,     // the peer sent a RST
+    Refused,   // a RST answered our SYN
+    TimedOut,  // retransmissions or keepalives went unanswered
+    Aborted,   // the application called abort()
 };
 std::string_view close_reason_name(CloseReason r);
 Errno close_reason_errno(CloseReason r);
@@ -40,7 +41,7 @@ Errno close_reason_errno(CloseReason r);
 struct ConnectionInfo {
     flow::FourTuple tuple;
     tcp::TcpState state;
-    std::uint32_t send_queue_bytes;   // unacknowledged plus unsent
+    std::uint32_t send_queue_bytes;  // unacknowledged plus unsent
     std::uint32_t receive_queue_bytes;
     std::uint32_t bytes_in_flight;
     std::uint32_t cwnd;
@@ -54,7 +55,7 @@ struct ConnectionInfo {
 };
 
 class Connection {
-public:
+  public:
     Connection() = default;
     Connection(tcp::TcpStack* stack, std::uint32_t slot, std::uint32_t generation)
         : stack_(stack), slot_(slot), generation_(generation) {}
@@ -63,8 +64,9 @@ public:
     // Copies up to data.size() bytes into the send buffer; returns how many (EAGAIN when full,
     // EPIPE after shutdown_write or when the peer reset).
     Result<std::size_t, Errno> send(std::span<const std::byte> data);
-    // Hands over a chain of mbufs without copying; all or nothing (EAGAIN when it does not fit).
-    // On success the stack owns the chain; on failure the caller still does.
+    // Hands over a chain of mbufs without copying; all or nothing (EAGAIN when it does not fit;
+    // ENOBUFS when a segment someone else also holds needs an mbuf of the stack's own and the
+    // pool has none). On success the stack owns the chain; on failure the caller still does.
     Result<std::size_t, Errno> send_mbuf(rte_mbuf* chain);
     // The next in-order buffer, owned by the caller (free it with rte_pktmbuf_free); nullptr when
     // nothing is waiting.
@@ -94,7 +96,7 @@ public:
     std::uint32_t generation() const { return generation_; }
     friend bool operator==(const Connection&, const Connection&) = default;
 
-private:
+  private:
     tcp::TcpStack* stack_ = nullptr;
     std::uint32_t slot_ = 0;
     std::uint32_t generation_ = 0;
@@ -103,7 +105,7 @@ private:
 // Receives a connection's events, on its worker, from inside the worker's loop. A callback may call
 // anything on the Connection (send, close...), including on other connections.
 class ConnectionHandler {
-public:
+  public:
     virtual ~ConnectionHandler() = default;
     // Established: our connect() completed, or an accepted connection is ready.
     virtual void on_connected(Connection) {}
@@ -119,7 +121,7 @@ public:
 
 // Decides what to do with each connection a listener accepts.
 class ListenHandler {
-public:
+  public:
     virtual ~ListenHandler() = default;
     // Returns the handler for the new connection, or nullptr to refuse it (it is reset).
     virtual ConnectionHandler* on_accept(Connection) = 0;

@@ -87,6 +87,10 @@ class NetStack final : private NeighborEvents {
     // offload needs here.
     void send_transport(rte_mbuf* segment, std::uint8_t protocol, wire::Ipv4Address destination,
                         std::uint8_t type_of_service = 0);
+    // The most send_transport() prepends: the IPv4 header and a tagged Ethernet header.
+    static constexpr std::uint16_t kTransportHeadroom = wire::Ipv4Header::kMinLength +
+                                                        wire::EthernetHeader::kUntaggedLength +
+                                                        wire::EthernetHeader::kTagLength;
 
     void set_transport(TransportReceiver* tcp) { tcp_ = tcp; }
     const ChecksumOffloads& offloads() const { return offloads_; }

@@ -29,6 +29,7 @@ namespace sluice {
     X(neighbor_expired)                                                       \
     X(tcp_segments_received)                                                  \
     X(tcp_segments_sent)                                                      \
+    X(tcp_segments_sent_by_reference)                                         \
     X(tcp_bytes_received)                                                     \
     X(tcp_bytes_sent)                                                         \
     X(tcp_retransmitted_segments)                                             \

@@ -33,19 +33,21 @@ void TcpStack::output(Tcb& t) {
         const std::uint32_t unsent = queued > sent ? queued - sent : 0;
         const std::uint32_t window = std::min(t.snd_wnd, t.cwnd);
         const std::uint32_t usable = window > sent ? window - sent : 0;
-        const std::uint32_t length = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
-        if (length == 0)
+        const std::uint32_t wanted = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
+        if (wanted == 0)
             break;
-        if (length < t.snd_mss) {
+        if (wanted < t.snd_mss) {
             // RFC 9293 3.7.4 (Nagle): one small segment in flight at a time, unless disabled or
             // the data is the last before our FIN.
             if (!t.nodelay && sent > 0 && !t.fin_queued)
                 break;
             // RFC 9293 3.8.6.2.1: do not send a window-limited sliver unless it is at least half
             // the largest window the peer has offered.
-            if (length < unsent && length < t.max_snd_wnd / 2)
+            if (wanted < unsent && wanted < t.max_snd_wnd / 2)
                 break;
         }
+        // Chosen by the full length above, so Nagle never holds a segment only made shorter here.
+        const std::uint32_t length = t.send_queue.segment_length(sent, wanted);
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
         // Time one new segment at a time when timestamps do not (Karn: never a retransmission).
         if (!t.ts_ok && !t.rtt_timing && t.snd_nxt == t.snd_max) {
@@ -161,11 +163,6 @@ void TcpStack::send_syn(Tcb& t) {
 
 void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
                             std::uint32_t payload_length) {
-    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-    if (m == nullptr) {
-        counters_.drop(DropReason::MbufExhausted);
-        return;
-    }
     const bool syn = (flags & kSyn) != 0;
     const bool active_syn = syn && t.state == TcpState::SynSent;
     wire::TcpHeader th;
@@ -189,16 +186,36 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
         th.options.timestamps = wire::TcpTimestamps{ts_value(t), t.ts_recent};
     }
     const std::size_t header_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
-    auto* p = reinterpret_cast<std::byte*>(
-        rte_pktmbuf_append(m, static_cast<std::uint16_t>(header_length + payload_length)));
-    if (p == nullptr) {
-        rte_pktmbuf_free(m);
-        counters_.drop(DropReason::NoHeadroom);
-        return;
+    // Data that is one whole send-queue mbuf goes by reference, headers in its headroom; the
+    // rest (a segment spanning mbufs, or one a device still holds) is copied into a fresh mbuf.
+    std::byte* p = nullptr;
+    rte_mbuf* m =
+        payload_length == 0
+            ? nullptr
+            : t.send_queue.frame(
+                  payload_offset, payload_length,
+                  static_cast<std::uint16_t>(header_length + NetStack::kTransportHeadroom));
+    if (m != nullptr) {
+        p = reinterpret_cast<std::byte*>(
+            rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(header_length)));
+        counters_.tcp_segments_sent_by_reference += 1;
+    } else {
+        m = rte_pktmbuf_alloc(pool_);
+        if (m == nullptr) {
+            counters_.drop(DropReason::MbufExhausted);
+            return;
+        }
+        p = reinterpret_cast<std::byte*>(
+            rte_pktmbuf_append(m, static_cast<std::uint16_t>(header_length + payload_length)));
+        if (p == nullptr) {
+            rte_pktmbuf_free(m);
+            counters_.drop(DropReason::NoHeadroom);
+            return;
+        }
+        if (payload_length > 0)
+            t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
     }
     th.emit({p, header_length});
-    if (payload_length > 0)
-        t.send_queue.copy_out(payload_offset, payload_length, p + header_length);
 
     const std::span<std::byte> segment(p, header_length + payload_length);
     if (net_.offloads().tcp == TcpChecksums::Off) {

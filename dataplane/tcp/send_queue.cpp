@@ -3,35 +3,79 @@
 #include <algorithm>
 #include <cstring>
 
+#include <rte_errno.h>
+#include <rte_mbuf_dyn.h>
+
 namespace sluice::tcp {
 
-void SendQueue::link(rte_mbuf* segment) {
+namespace {
+
+// The queue's bookkeeping for one mbuf, in the mbuf's dynamic field area.
+struct Entry {
+    rte_mbuf* next;
+    std::uint16_t payload_offset;  // from buf_addr
+    std::uint16_t payload_length;
+    bool fillable;  // ours alone and direct: later appends may write after the payload
+};
+
+int g_entry_field = -1;
+
+Entry& entry(rte_mbuf* m) {
+    return *RTE_MBUF_DYNFIELD(m, g_entry_field, Entry*);
+}
+
+bool exclusive(const rte_mbuf* m) {
+    return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
+}
+
+}  // namespace
+
+Status<std::string> SendQueue::register_mbuf_field() {
+    static const rte_mbuf_dynfield kDescription = {"sluice_send_queue_entry", sizeof(Entry),
+                                                   alignof(Entry), 0};
+    const int offset = rte_mbuf_dynfield_register(&kDescription);
+    if (offset < 0) {
+        return Unexpected{std::string("cannot register the send queue's mbuf field: ") +
+                          rte_strerror(rte_errno)};
+    }
+    g_entry_field = offset;
+    return {};
+}
+
+void SendQueue::link(rte_mbuf* segment, bool fillable) {
+    Entry& e = entry(segment);
+    e.next = nullptr;
+    e.payload_offset = segment->data_off;
+    e.payload_length = segment->data_len;
+    e.fillable = fillable;
     segment->next = nullptr;
     segment->nb_segs = 1;
     segment->pkt_len = segment->data_len;
     if (tail_ == nullptr) {
         head_ = tail_ = segment;
     } else {
-        tail_->next = segment;
+        entry(tail_).next = segment;
         tail_ = segment;
     }
     bytes_ += segment->data_len;
 }
 
 std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint32_t room,
-                                     rte_mempool* pool) {
+                                     std::uint32_t chunk, rte_mempool* pool) {
+    chunk = std::max<std::uint32_t>(chunk, 1);
     std::uint32_t taken = 0;
     const auto wanted = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
-    // Fill the tail's free space first, so that small writes do not each cost an mbuf.
-    if (tail_ != nullptr && wanted > 0 && RTE_MBUF_DIRECT(tail_) &&
-        rte_mbuf_refcnt_read(tail_) == 1) {
-        const std::uint32_t space = rte_pktmbuf_tailroom(tail_);
+    // Fill the tail up to a chunk first, so that small writes do not each cost an mbuf. Safe even
+    // while a device holds a frame of it: that frame ends where the payload ended then.
+    if (tail_ != nullptr && wanted > 0 && entry(tail_).fillable) {
+        Entry& e = entry(tail_);
+        const std::uint32_t end = e.payload_offset + e.payload_length;
+        const std::uint32_t space = std::min<std::uint32_t>(
+            tail_->buf_len - end, chunk > e.payload_length ? chunk - e.payload_length : 0);
         const std::uint32_t n = std::min(space, wanted);
         if (n > 0) {
-            std::memcpy(rte_pktmbuf_mtod_offset(tail_, std::byte*, tail_->data_len), data.data(),
-                        n);
-            tail_->data_len = static_cast<std::uint16_t>(tail_->data_len + n);
-            tail_->pkt_len = tail_->data_len;
+            std::memcpy(static_cast<std::byte*>(tail_->buf_addr) + end, data.data(), n);
+            e.payload_length = static_cast<std::uint16_t>(e.payload_length + n);
             bytes_ += n;
             taken += n;
         }
@@ -40,44 +84,69 @@ std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint3
         rte_mbuf* m = rte_pktmbuf_alloc(pool);
         if (m == nullptr)
             break;
-        const std::uint32_t n = std::min<std::uint32_t>(rte_pktmbuf_tailroom(m), wanted - taken);
+        const std::uint32_t n =
+            std::min({std::uint32_t{rte_pktmbuf_tailroom(m)}, chunk, wanted - taken});
         std::memcpy(rte_pktmbuf_mtod(m, std::byte*), data.data() + taken, n);
         m->data_len = static_cast<std::uint16_t>(n);
-        link(m);
+        link(m, /*fillable=*/true);
         taken += n;
     }
     return taken;
 }
 
-void SendQueue::append_chain(rte_mbuf* chain) {
+bool SendQueue::append_chain(rte_mbuf* chain, rte_mempool* pool) {
+    // A segment shared with another holder (a frame looped back in this process, say) has
+    // metadata that is not ours to write: it joins as an indirect mbuf of our own. Take those
+    // first, linked through their own `next`, so that failing leaves the chain untouched.
+    rte_mbuf* spares = nullptr;
+    for (const rte_mbuf* m = chain; m != nullptr; m = m->next) {
+        if (m->data_len == 0 || rte_mbuf_refcnt_read(m) == 1)
+            continue;
+        rte_mbuf* spare = rte_pktmbuf_alloc(pool);
+        if (spare == nullptr) {
+            rte_pktmbuf_free(spares);
+            return false;
+        }
+        spare->next = spares;
+        spares = spare;
+    }
     while (chain != nullptr) {
         rte_mbuf* next = chain->next;
         if (chain->data_len == 0) {
+            chain->next = nullptr;
             rte_pktmbuf_free_seg(chain);
+        } else if (rte_mbuf_refcnt_read(chain) > 1) {
+            rte_mbuf* own = spares;
+            spares = spares->next;
+            own->next = nullptr;
+            rte_pktmbuf_attach(own, chain);  // takes a reference to the buffer
+            rte_pktmbuf_free_seg(chain);     // and drops the one the caller handed us
+            link(own, /*fillable=*/false);
         } else {
-            link(chain);
+            link(chain, exclusive(chain));
         }
         chain = next;
     }
+    return true;
 }
 
 void SendQueue::consume(std::uint32_t n) {
     n = std::min(n, bytes_);
     const std::uint32_t consumed = n;
     while (n > 0) {
-        if (head_->data_len <= n) {
-            n -= head_->data_len;
-            bytes_ -= head_->data_len;
-            rte_mbuf* next = head_->next;
+        Entry& e = entry(head_);
+        if (e.payload_length <= n) {
+            n -= e.payload_length;
+            bytes_ -= e.payload_length;
+            rte_mbuf* next = e.next;
             if (cursor_ == head_)
                 cursor_ = nullptr;
-            head_->next = nullptr;
+            // A device may still hold a frame of it: free_seg only drops our reference then.
             rte_pktmbuf_free_seg(head_);
             head_ = next;
         } else {
-            head_->data_off = static_cast<std::uint16_t>(head_->data_off + n);
-            head_->data_len = static_cast<std::uint16_t>(head_->data_len - n);
-            head_->pkt_len = head_->data_len;
+            e.payload_offset = static_cast<std::uint16_t>(e.payload_offset + n);
+            e.payload_length = static_cast<std::uint16_t>(e.payload_length - n);
             bytes_ -= n;
             if (cursor_ == head_)
                 cursor_ = nullptr;
@@ -90,35 +159,74 @@ void SendQueue::consume(std::uint32_t n) {
         cursor_offset_ -= consumed;
 }
 
-void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out) {
+rte_mbuf* SendQueue::locate(std::uint32_t offset, std::uint32_t& start) {
     rte_mbuf* m = head_;
-    std::uint32_t start = 0;
+    start = 0;
     if (cursor_ != nullptr && cursor_offset_ <= offset) {
         m = cursor_;
         start = cursor_offset_;
     }
-    while (m != nullptr && start + m->data_len <= offset) {
-        start += m->data_len;
-        m = m->next;
+    while (m != nullptr && start + entry(m).payload_length <= offset) {
+        start += entry(m).payload_length;
+        m = entry(m).next;
     }
+    if (m != nullptr) {
+        cursor_ = m;
+        cursor_offset_ = start;
+    }
+    return m;
+}
+
+std::uint32_t SendQueue::segment_length(std::uint32_t offset, std::uint32_t length) {
+    std::uint32_t start = 0;
+    rte_mbuf* m = locate(offset, start);
+    if (m == nullptr || offset == start)
+        return length;
+    const std::uint32_t rest = start + entry(m).payload_length - offset;
+    return rest < length && rest >= length / 2 ? rest : length;
+}
+
+rte_mbuf* SendQueue::frame(std::uint32_t offset, std::uint32_t length, std::uint16_t headroom) {
+    std::uint32_t start = 0;
+    rte_mbuf* m = locate(offset, start);
+    if (m == nullptr || offset != start || !exclusive(m))
+        return nullptr;
+    const Entry& e = entry(m);
+    if (length > e.payload_length || e.payload_offset < headroom)
+        return nullptr;
+    // Nobody else holds it, so its frame fields are ours to set; no atomic needed to count the
+    // device's reference either.
+    m->data_off = e.payload_offset;
+    m->data_len = static_cast<std::uint16_t>(length);
+    m->pkt_len = length;
+    m->ol_flags = 0;
+    m->tx_offload = 0;
+    m->packet_type = 0;
+    rte_mbuf_refcnt_set(m, 2);
+    return m;
+}
+
+void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out) {
+    std::uint32_t start = 0;
+    rte_mbuf* m = locate(offset, start);
     while (length > 0 && m != nullptr) {
+        const Entry& e = entry(m);
         cursor_ = m;
         cursor_offset_ = start;
         const std::uint32_t within = offset - start;
-        const std::uint32_t n = std::min<std::uint32_t>(m->data_len - within, length);
-        std::memcpy(out, rte_pktmbuf_mtod_offset(m, const std::byte*, within), n);
+        const std::uint32_t n = std::min<std::uint32_t>(e.payload_length - within, length);
+        std::memcpy(out, static_cast<const std::byte*>(m->buf_addr) + e.payload_offset + within, n);
         out += n;
         offset += n;
         length -= n;
-        start += m->data_len;
-        m = m->next;
+        start += e.payload_length;
+        m = e.next;
     }
 }
 
 void SendQueue::clear() {
     while (head_ != nullptr) {
-        rte_mbuf* next = head_->next;
-        head_->next = nullptr;
+        rte_mbuf* next = entry(head_).next;
         rte_pktmbuf_free_seg(head_);
         head_ = next;
     }

@@ -1,20 +1,34 @@
 // A connection's outgoing bytes from SND.UNA on: sent-but-unacknowledged, then not yet sent. Held
-// in mbufs from the worker's pool, linked through `next`, each one segment of the stream. Acked
-// bytes are trimmed from the front; a cursor keeps sequential reads for transmission O(1).
+// in mbufs from the worker's pool, each at most one segment's payload, so that a segment is
+// usually one whole mbuf and goes out by reference: its headers are written into the mbuf's
+// headroom and the device takes a second reference, where a copy would cost a fresh mbuf and a
+// pass over the payload (see frame()). Acked bytes are trimmed from the front; a cursor keeps
+// sequential reads for transmission O(1).
+//
+// The queue's own bookkeeping (the link to the next mbuf, where the payload lies) is kept in a
+// dynamic mbuf field, not in `next`, `data_off` and `data_len`: those describe the frame while a
+// device holds it, and the queue must not touch them then.
 //
 // Not thread-safe: owned by one connection on one worker.
 #pragma once
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+
+#include "dataplane/util/result.hpp"
 
 namespace sluice::tcp {
 
 class SendQueue {
   public:
+    // Registers the dynamic mbuf field the queue keeps its bookkeeping in; once per process,
+    // before any queue is used (TcpStack::create calls it). Idempotent.
+    static Status<std::string> register_mbuf_field();
+
     SendQueue() = default;
     SendQueue(const SendQueue&) = delete;
     SendQueue& operator=(const SendQueue&) = delete;
@@ -23,21 +37,41 @@ class SendQueue {
     std::uint32_t size() const { return bytes_; }
     bool empty() const { return bytes_ == 0; }
 
-    // Copies as much of `data` as `room` allows into mbufs from `pool`; returns the bytes taken,
-    // fewer than asked when the room or the pool runs out.
+    // Copies as much of `data` as `room` allows into mbufs from `pool`, at most `chunk` bytes in
+    // each (the MSS); returns the bytes taken, fewer than asked when the room or the pool runs
+    // out.
     std::uint32_t append_copy(std::span<const std::byte> data, std::uint32_t room,
-                              rte_mempool* pool);
-    // Takes a whole chain without copying (zero-copy send); its segments join the queue as they
-    // are.
-    void append_chain(rte_mbuf* chain);
+                              std::uint32_t chunk, rte_mempool* pool);
+    // Takes a whole chain without copying (zero-copy send). A segment whose mbuf another holder
+    // shares gets an indirect mbuf of its own from `pool`, so the queue's bookkeeping never
+    // writes into shared metadata. All or nothing: false (and the caller keeps the chain) when
+    // `pool` cannot supply those.
+    bool append_chain(rte_mbuf* chain, rte_mempool* pool);
     // Drops `n` acknowledged bytes from the front.
     void consume(std::uint32_t n);
+
+    // Of `length` bytes wanted from `offset`: fewer, ending where the mbuf holding `offset` ends,
+    // when the segment would start inside one mbuf and run into the next and that still leaves
+    // at least half of `length`. One shorter segment puts segments back in line with the mbufs
+    // (after a partly filled mbuf was sent), so the ones after it can go by reference.
+    std::uint32_t segment_length(std::uint32_t offset, std::uint32_t length);
+    // The mbuf holding exactly the `length` bytes from `offset`, made ready to be sent as a frame
+    // by reference (data_off, data_len and pkt_len cover those bytes, offload fields cleared,
+    // one more reference taken for the caller), or nullptr when it cannot be: the bytes do not
+    // begin an mbuf's payload, the mbuf is shared or indirect, or has less than `headroom` bytes
+    // in front of the payload for the headers. The caller prepends the headers and hands the mbuf
+    // to the device; this relies on devices freeing what they send by reference count (as every
+    // DPDK driver does unless RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE is enabled, which Sluice never
+    // asks for).
+    rte_mbuf* frame(std::uint32_t offset, std::uint32_t length, std::uint16_t headroom);
     // Copies `length` bytes starting `offset` bytes after the front into `out`.
     void copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out);
     void clear();
 
   private:
-    void link(rte_mbuf* segment);
+    void link(rte_mbuf* segment, bool fillable);
+    // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor).
+    rte_mbuf* locate(std::uint32_t offset, std::uint32_t& start);
 
     // Pointers first, then the counts: 32 bytes with no padding (one in every TCB).
     rte_mbuf* head_ = nullptr;

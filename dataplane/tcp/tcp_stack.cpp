@@ -19,6 +19,8 @@ constexpr std::uint32_t kDelayedAckQueueLimit = 65536;
 Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(
     const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
     const Clock& clock, const std::string& name, const flow::RssModel* device_rss) {
+    if (auto registered = SendQueue::register_mbuf_field(); !registered)
+        return Unexpected{registered.error()};
     std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
     auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
     if (!flows)
@@ -295,7 +297,8 @@ Result<std::size_t, api::Errno> TcpStack::send(Tcb& t, std::span<const std::byte
     if (data.empty())
         return std::size_t{0};
     const std::uint32_t room = send_space(t);
-    const std::uint32_t taken = room == 0 ? 0 : t.send_queue.append_copy(data, room, pool_);
+    const std::uint32_t taken =
+        room == 0 ? 0 : t.send_queue.append_copy(data, room, t.snd_mss, pool_);
     if (taken < data.size())
         t.want_writable = true;
     if (taken == 0) {
@@ -316,7 +319,10 @@ Result<std::size_t, api::Errno> TcpStack::send_chain(Tcb& t, rte_mbuf* chain) {
         return Unexpected{EAGAIN};
     }
     const std::size_t bytes = chain->pkt_len;
-    t.send_queue.append_chain(chain);
+    if (!t.send_queue.append_chain(chain, pool_)) {
+        counters_.drop(DropReason::MbufExhausted);
+        return Unexpected{ENOBUFS};
+    }
     if (is_synchronized(t.state))
         output(t);
     return bytes;

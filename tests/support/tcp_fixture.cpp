@@ -137,30 +137,41 @@ std::vector<Sent> TcpFixture::take() {
     tx_->flush();
     std::vector<Sent> out;
     for (const auto& frame : port_.take_transmitted()) {
-        auto eth = wire::EthernetHeader::parse(frame);
-        EXPECT_TRUE(eth.has_value());
-        if (!eth || eth->ethertype != wire::ethertype::kIpv4)
-            continue;
-        const std::span<const std::byte> ip_bytes(frame.data() + eth->length(),
-                                                  frame.size() - eth->length());
-        auto ip = wire::Ipv4Header::parse(ip_bytes);
-        EXPECT_TRUE(ip.has_value()) << "the engine sent a bad IPv4 header";
-        if (!ip || ip->protocol != wire::ip_protocol::kTcp)
-            continue;
-        EXPECT_EQ(ip->destination, kPeerIp);
-        const auto seg = ip_bytes.subspan(ip->header_length, ip->payload_length());
-        auto th = wire::TcpHeader::parse(seg, ip->source, ip->destination,
-                                         offloads_.tcp == TcpChecksums::Off
-                                             ? wire::TransportChecksum::VerifiedByDevice
-                                             : wire::TransportChecksum::Verify);
-        EXPECT_TRUE(th.has_value())
-            << "the engine sent a TCP segment that does not parse (checksum?)";
-        if (!th)
-            continue;
-        out.push_back(Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end()),
-                           wire::load_be16(seg.data() + wire::kTcpChecksumOffset).host()});
+        if (auto sent = parse_sent(frame))
+            out.push_back(std::move(*sent));
     }
     return out;
+}
+
+std::vector<rte_mbuf*> TcpFixture::take_frames() {
+    if (!started_)
+        start(config_);
+    tx_->flush();
+    return port_.take_transmitted_mbufs();
+}
+
+std::optional<Sent> TcpFixture::parse_sent(std::span<const std::byte> frame) const {
+    auto eth = wire::EthernetHeader::parse(frame);
+    EXPECT_TRUE(eth.has_value());
+    if (!eth || eth->ethertype != wire::ethertype::kIpv4)
+        return std::nullopt;
+    const std::span<const std::byte> ip_bytes(frame.data() + eth->length(),
+                                              frame.size() - eth->length());
+    auto ip = wire::Ipv4Header::parse(ip_bytes);
+    EXPECT_TRUE(ip.has_value()) << "the engine sent a bad IPv4 header";
+    if (!ip || ip->protocol != wire::ip_protocol::kTcp)
+        return std::nullopt;
+    EXPECT_EQ(ip->destination, kPeerIp);
+    const auto seg = ip_bytes.subspan(ip->header_length, ip->payload_length());
+    auto th = wire::TcpHeader::parse(seg, ip->source, ip->destination,
+                                     offloads_.tcp == TcpChecksums::Off
+                                         ? wire::TransportChecksum::VerifiedByDevice
+                                         : wire::TransportChecksum::Verify);
+    EXPECT_TRUE(th.has_value()) << "the engine sent a TCP segment that does not parse (checksum?)";
+    if (!th)
+        return std::nullopt;
+    return Sent{*th, std::vector<std::byte>(seg.begin() + th->header_length, seg.end()),
+                wire::load_be16(seg.data() + wire::kTcpChecksumOffset).host()};
 }
 
 Sent TcpFixture::expect_one() {

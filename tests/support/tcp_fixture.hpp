@@ -86,6 +86,10 @@ class TcpFixture : public ::testing::Test {
     void inject(const Seg& s);
     void inject_burst(std::span<const Seg> burst);
     std::vector<Sent> take();
+    // What the engine sent, as the frames themselves, still held as a device holds a frame it has
+    // not finished sending; the caller frees them. parse_sent() reads one as take() would.
+    std::vector<rte_mbuf*> take_frames();
+    std::optional<Sent> parse_sent(std::span<const std::byte> frame) const;
     // Exactly one segment went out; returns it.
     Sent expect_one();
     void expect_none();
