@@ -46,8 +46,11 @@ void TcpStack::output(Tcb& t) {
             if (wanted < unsent && wanted < t.max_snd_wnd / 2)
                 break;
         }
-        // Chosen by the full length above, so Nagle never holds a segment only made shorter here.
-        const std::uint32_t length = t.send_queue.segment_length(sent, wanted);
+        // A full-sized segment may end early to line segments up with the send queue's mbufs
+        // again (so that the next ones go by reference); decided after Nagle, which never holds
+        // a segment made shorter only here. A smaller one is all there is to send: never split.
+        const std::uint32_t length =
+            wanted == t.snd_mss ? t.send_queue.segment_length(sent, wanted) : wanted;
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
         // Time one new segment at a time when timestamps do not (Karn: never a retransmission).
         if (!t.ts_ok && !t.rtt_timing && t.snd_nxt == t.snd_max) {

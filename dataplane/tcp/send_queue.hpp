@@ -50,10 +50,11 @@ class SendQueue {
     // Drops `n` acknowledged bytes from the front.
     void consume(std::uint32_t n);
 
-    // Of `length` bytes wanted from `offset`: fewer, ending where the mbuf holding `offset` ends,
-    // when the segment would start inside one mbuf and run into the next and that still leaves
-    // at least half of `length`. One shorter segment puts segments back in line with the mbufs
-    // (after a partly filled mbuf was sent), so the ones after it can go by reference.
+    // Of a full segment's `length` bytes wanted from `offset`: fewer, ending where the mbuf
+    // holding `offset` ends, when the segment would start inside one mbuf and run into the next
+    // and that still leaves at least half of `length`. One shorter segment puts segments back in
+    // line with the mbufs (after a partly filled mbuf was sent), so the ones after it can go by
+    // reference.
     std::uint32_t segment_length(std::uint32_t offset, std::uint32_t length);
     // The mbuf holding exactly the `length` bytes from `offset`, made ready to be sent as a frame
     // by reference (data_off, data_len and pkt_len cover those bytes, offload fields cleared,
