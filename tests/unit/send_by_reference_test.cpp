@@ -134,6 +134,19 @@ TEST_F(SendByReference, ASegmentStartingInsideAnMbufEndsWithItAndTheNextOnesLine
     EXPECT_EQ(last.payload, slice(data, 5000, 300));
 }
 
+TEST_F(SendByReference, ASmallWriteAcrossTwoMbufsIsStillOneSegment) {
+    auto c = establish_passive(mss_option(1000));
+    ASSERT_TRUE(c.set_nodelay(true).ok());
+    const auto data = pattern(64 * 16);
+    // The sixteenth write puts 40 bytes in the first mbuf (full at 1000) and 24 in a second.
+    for (std::size_t i = 0; i < 16; ++i) {
+        ASSERT_TRUE(c.send(slice(data, i * 64, 64)).has_value());
+        const Sent s = expect_one();
+        EXPECT_EQ(s.seq(), our_seq + i * 64);
+        EXPECT_EQ(s.payload, slice(data, i * 64, 64)) << "write " << i;
+    }
+}
+
 TEST_F(SendByReference, AChainOfOurOwnGoesByReference) {
     auto c = establish_passive(mss_option(1000));
     const auto data = pattern(2000);
