@@ -210,6 +210,15 @@ const std::vector<Flag>& flags() {
              o.eal_memory_mb = *n;
              return std::nullopt;
          }},
+        {"--placement-retries", "N",
+         [](PerfOptions& o, std::string_view v) -> Refusal {
+             const auto n = parse_int<unsigned>(v, 0, 10);
+             if (!n)
+                 return "expected a count from 0 to 10 (how many times a run made with the cores "
+                        "far apart is run again)";
+             o.placement_retries = *n;
+             return std::nullopt;
+         }},
         {"--sluice-buffer", "BYTES",
          [](PerfOptions& o, std::string_view v) -> Refusal {
              const auto n = parse_int<std::uint32_t>(v, 4096, 64u << 20);
@@ -452,6 +461,8 @@ flags (defaults in brackets):
   --server-core N           core of every server                       [0]
   --client-core N           core of every client                       [1]
   --memory MB               EAL -m of each Sluice process, 128-16384   [512]
+  --placement-retries N     run again a run made with the two cores far apart (a cache line's
+                            round trip between them over twice the nearest seen), 0-10  [2]
   --sluice-buffer BYTES     Sluice's send and receive buffer per connection, 4096-67108864
                             [the engine's default, 262144; Linux autotunes its own]
   --sluice-checksums MODE   TCP checksums on both Sluice ends: full, trust-received, or off

@@ -40,6 +40,9 @@ struct PerfOptions {
     unsigned server_core = 0;
     unsigned client_core = 1;
     unsigned eal_memory_mb = 512;
+    // A run made with the two cores placed far apart (core_distance.hpp) is run again, at most
+    // this many times.
+    unsigned placement_retries = 2;
     // Sluice's send and receive buffer per connection; 0: the engine's default (TcpConfig).
     std::uint32_t sluice_buffer = 0;
     // What both Sluice ends do with TCP checksums over the memif link: by default what Linux does

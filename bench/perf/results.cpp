@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "bench/perf/child_process.hpp"
+#include "bench/perf/core_distance.hpp"
 #include "dataplane/tcp/config.hpp"
 
 namespace sluice::perf {
@@ -67,7 +68,8 @@ std::string format_value(const Row& row, double v) {
     return human_number(v);
 }
 
-std::string cell_text(const Row& row, Stack s, const PerfOptions& options) {
+std::string cell_text(const Row& row, Stack s, const PerfOptions& options,
+                      const RunContext& context) {
     bool asked = false;
     for (Stack a : options.stacks)
         asked = asked || a == s;
@@ -78,7 +80,9 @@ std::string cell_text(const Row& row, Stack s, const PerfOptions& options) {
         return "failed";
     if (!it->second.value)
         return "?";
-    return format_value(row, *it->second.value);
+    // Marked when even the last attempt was made with the cores far apart (the notes say more).
+    return format_value(row, *it->second.value) +
+           (cores_were_far(*it->second.run, context) ? "*" : "");
 }
 
 std::string json_escape(const std::string& s) {
@@ -137,6 +141,15 @@ std::string seconds_text(std::chrono::nanoseconds d) {
 }
 
 }  // namespace
+
+bool cores_were_far(const Run& run, const RunContext& context) {
+    if (!context.nearest_round_trip_ns)
+        return false;
+    const double nearest = *context.nearest_round_trip_ns;
+    const auto& o = run.outcome;
+    return (o.round_trip_before_ns && cores_far_apart(*o.round_trip_before_ns, nearest)) ||
+           (o.round_trip_after_ns && cores_far_apart(*o.round_trip_after_ns, nearest));
+}
 
 std::uint32_t sluice_buffer(const PerfOptions& options) {
     return options.sluice_buffer != 0 ? options.sluice_buffer : tcp::TcpConfig{}.send_buffer;
@@ -316,7 +329,16 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
                      : "");
     std::fprintf(out,
                  "  Linux: epoll, non-blocking sockets, TCP_NODELAY, buffers autotuned; over "
-                 "127.0.0.1 and over a veth pair between two namespaces\n\n");
+                 "127.0.0.1 and over a veth pair between two namespaces\n");
+    if (context.nearest_round_trip_ns) {
+        std::fprintf(out,
+                     "  cores %u and %u: a cache line's round trip between them, measured before "
+                     "and after each run, was %.0f ns at the nearest; a run with either over "
+                     "twice that was made again, up to %u times (--placement-retries)\n",
+                     options.server_core, options.client_core, *context.nearest_round_trip_ns,
+                     options.placement_retries);
+    }
+    std::fprintf(out, "\n");
 
     std::fprintf(out, "%-18s %-15s %11s %11s %11s  %-12s %s\n", "workload", "unit", "Sluice",
                  "Linux lo", "Linux veth", "ratio", "target");
@@ -332,9 +354,9 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
         if (!target.empty())
             target += row.target_met ? (*row.target_met ? ": met" : ": missed") : ": n/a";
         std::fprintf(out, "%-18s %-15s %11s %11s %11s  %-12s %s\n", row.label.c_str(),
-                     row.unit.c_str(), cell_text(row, Stack::Sluice, options).c_str(),
-                     cell_text(row, Stack::LinuxLoopback, options).c_str(),
-                     cell_text(row, Stack::LinuxVeth, options).c_str(), ratio.c_str(),
+                     row.unit.c_str(), cell_text(row, Stack::Sluice, options, context).c_str(),
+                     cell_text(row, Stack::LinuxLoopback, options, context).c_str(),
+                     cell_text(row, Stack::LinuxVeth, options, context).c_str(), ratio.c_str(),
                      target.c_str());
     }
     std::fprintf(out,
@@ -343,6 +365,14 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
     std::fprintf(out,
                  "  Linux lo keeps its own MTU (65536) for stream; it stands in the first "
                  "MTU's row\n");
+    for (const Run& r : runs) {
+        if (cores_were_far(r, context)) {
+            std::fprintf(out,
+                         "  *: made with the cores far apart (the hypervisor's placement), even "
+                         "after retries: see the notes\n");
+            break;
+        }
+    }
 
     // Is the client the bottleneck? Linux: its CPU time over the window. Sluice polls, so its
     // CPU is always a whole core; what counts is how much of the loop found work.
@@ -425,6 +455,17 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
                 add_counts(*r.outcome.client, "client");
             if (r.outcome.server)
                 add_counts(*r.outcome.server, "server");
+            if (r.outcome.attempts > 1 || cores_were_far(r, context)) {
+                char text[160];
+                std::snprintf(text, sizeof text,
+                              "made %u time%s, the cores %s apart at the last (round trip %.0f ns "
+                              "before, %.0f after)",
+                              r.outcome.attempts, r.outcome.attempts > 1 ? "s" : "",
+                              cores_were_far(r, context) ? "still far" : "near",
+                              r.outcome.round_trip_before_ns.value_or(0),
+                              r.outcome.round_trip_after_ns.value_or(0));
+                add(text);
+            }
             if (r.outcome.server_exit && *r.outcome.server_exit != 0) {
                 add("server exit status " + std::to_string(*r.outcome.server_exit) +
                     (*r.outcome.server_exit > 128 ? " (killed by a signal)" : ""));
@@ -454,7 +495,9 @@ Status<std::string> write_json(const std::string& path, const PerfOptions& optio
     j << "  \"started_at\": " << json_escape(context.started_at) << ",\n";
     j << "  \"machine\": {\"cpu_model\": " << json_escape(context.cpu_model)
       << ", \"cores\": " << context.cores << ", \"kernel\": " << json_escape(context.kernel)
-      << ", \"load_average_1min\": " << json_number(context.load_average) << "},\n";
+      << ", \"load_average_1min\": " << json_number(context.load_average)
+      << ", \"nearest_core_round_trip_ns\": " << json_number(context.nearest_round_trip_ns)
+      << "},\n";
     j << "  \"settings\": {\n";
     j << "    \"warmup_seconds\": " << json_number(std::chrono::duration<double>(p.warmup).count())
       << ", \"duration_seconds\": "
@@ -517,6 +560,11 @@ Status<std::string> write_json(const std::string& path, const PerfOptions& optio
             j << ", \"client\": " << json_fields(*r.outcome.client);
         if (r.outcome.server)
             j << ", \"server\": " << json_fields(*r.outcome.server);
+        j << ", \"core_round_trip_ns\": {\"before\": "
+          << json_number(r.outcome.round_trip_before_ns)
+          << ", \"after\": " << json_number(r.outcome.round_trip_after_ns)
+          << "}, \"attempts\": " << r.outcome.attempts
+          << ", \"cores_far_apart\": " << (cores_were_far(r, context) ? "true" : "false");
         j << ", \"server_cpu_percent\": " << json_number(r.outcome.server_cpu_percent)
           << ", \"server_exit\": "
           << (r.outcome.server_exit ? std::to_string(*r.outcome.server_exit) : "null") << "}"

@@ -28,6 +28,11 @@ struct RunOutcome {
     std::optional<Message> server;             // the server's closing "server" line
     std::optional<double> server_cpu_percent;  // from /proc, over the window
     std::optional<int> server_exit;            // 128 + signal when a signal ended it
+    // The cores' distance (core_distance.hpp) just before and just after the run, and how many
+    // times it was made (more than once when the cores were far apart).
+    std::optional<double> round_trip_before_ns;
+    std::optional<double> round_trip_after_ns;
+    unsigned attempts = 1;
 };
 
 struct Run {
@@ -43,7 +48,13 @@ struct RunContext {
     std::string kernel;
     double load_average = 0;  // one-minute, when the tool started
     std::string started_at;   // UTC, ISO 8601
+    // The shortest round trip between the server's and the client's core measured over all runs:
+    // the nearest placement the cores had (core_distance.hpp).
+    std::optional<double> nearest_round_trip_ns;
 };
+
+// Whether the run was made with the cores farther apart than the nearest placement seen.
+bool cores_were_far(const Run& run, const RunContext& context);
 
 RunContext describe_machine(int argc, char** argv);
 

@@ -32,7 +32,8 @@ RUN_TIMEOUT = 150
 FLAG_TIMEOUT = 20
 
 TINY = ["--duration", "0.3", "--warmup", "0.2", "--connections", "4", "--crr-connections", "4",
-        "--size", "16", "--write-size", "4096", "--mtu", "1500,9000", "--memory", "256"]
+        "--size", "16", "--write-size", "4096", "--mtu", "1500,9000", "--memory", "256",
+        "--placement-retries", "1"]
 
 STACKS = ["sluice", "linux-lo", "linux-veth"]
 ROWS = ["rr", "crr", "stream_mtu1500", "stream_mtu9000", "latency_p50", "latency_p90",
@@ -160,8 +161,19 @@ def test_every_workload_over_every_stack(tool: Path, tmp_path: Path):
             value = rows[key]["values"].get(stack)
             assert value is not None and value > 0, \
                 f"{key} over {stack}: {value!r}\n{json.dumps(rows[key])}\n{report}"
+    nearest = result["machine"]["nearest_core_round_trip_ns"]
+    assert nearest is not None and nearest > 0, f"no distance between the cores: {result['machine']}"
     for run in result["runs"]:
         name = f"{run['workload']} over {run['stack']} (MTU {run['mtu']})"
+        # The cores' distance around every run; a run made with them far apart is made again
+        # once at most (--placement-retries 1), and says so if it still was.
+        for when in ("before", "after"):
+            distance = run["core_round_trip_ns"][when]
+            assert distance is not None and distance >= nearest, \
+                f"{name}: round trip {when} the run {distance!r}, nearest {nearest}"
+        assert run["attempts"] in (1, 2), f"{name}: made {run['attempts']} times"
+        far = any(d > 2 * nearest and d - nearest > 50 for d in run["core_round_trip_ns"].values())
+        assert run["cores_far_apart"] == far, f"{name}: {run['core_round_trip_ns']}, {nearest}"
         assert run["ok"], f"{name} failed: {run.get('failure')}"
         assert run["client"]["errors"] == 0, f"{name} lost connections: {run['client']}"
         assert run["server_exit"] == 0, f"{name}: the server exited with {run['server_exit']}"
@@ -180,6 +192,7 @@ BAD_FLAGS = {
     "mtu-too-big": (["--mtu", "1500,65000"], ["--mtu '1500,65000'", "576 to 9000"]),
     "same-cores": (["--server-core", "0", "--client-core", "0"], ["--server-core", "--client-core"]),
     "missing-value": (["--connections"], ["--connections needs a value"]),
+    "too-many-retries": (["--placement-retries", "11"], ["--placement-retries '11'", "0 to 10"]),
     "unknown-checksums": (["--sluice-checksums", "none"],
                           ["--sluice-checksums 'none'", "full, trust-received or off"]),
 }

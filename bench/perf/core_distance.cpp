@@ -1,0 +1,83 @@
+#include "bench/perf/core_distance.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace sluice::perf {
+
+namespace {
+
+constexpr int kBounces = 20000;
+
+bool pin_to(unsigned core) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(core, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+}  // namespace
+
+std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b) {
+    // One line, written in turn: odd values by this thread, even ones by the other. A value of -1
+    // tells this thread the other could not be pinned.
+    alignas(64) std::atomic<int> line{0};
+    std::thread other([&line, core_b] {
+        if (!pin_to(core_b)) {
+            line.store(-1, std::memory_order_release);
+            return;
+        }
+        for (int i = 0; i < kBounces; ++i) {
+            int seen;
+            while ((seen = line.load(std::memory_order_acquire)) != 2 * i + 1) {
+                if (seen < 0)
+                    return;
+            }
+            line.store(2 * i + 2, std::memory_order_release);
+        }
+    });
+    const cpu_set_t before = [] {
+        cpu_set_t s;
+        CPU_ZERO(&s);
+        pthread_getaffinity_np(pthread_self(), sizeof s, &s);
+        return s;
+    }();
+    std::optional<double> result;
+    if (pin_to(core_a)) {
+        const auto start = std::chrono::steady_clock::now();
+        bool pinned = true;
+        for (int i = 0; i < kBounces && pinned; ++i) {
+            int expected = 2 * i;
+            // The other thread may have given up before the first bounce.
+            while (!line.compare_exchange_weak(expected, 2 * i + 1, std::memory_order_acq_rel)) {
+                if (expected < 0) {
+                    pinned = false;
+                    break;
+                }
+                expected = 2 * i;
+            }
+            int seen;
+            while (pinned && (seen = line.load(std::memory_order_acquire)) != 2 * i + 2) {
+                if (seen < 0)
+                    pinned = false;
+            }
+        }
+        if (pinned) {
+            result =
+                std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                    .count() /
+                kBounces;
+        }
+    }
+    if (!result)
+        line.store(-1, std::memory_order_release);  // let the other thread go
+    other.join();
+    pthread_setaffinity_np(pthread_self(), sizeof before, &before);
+    return result;
+}
+
+}  // namespace sluice::perf

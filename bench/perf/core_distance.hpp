@@ -1,0 +1,25 @@
+// How far apart two cores are, measured: the round trip of one cache line bounced between a
+// thread on each. On a VM the hypervisor decides where the two vCPUs really run, and may move
+// them at any time: on this project's machine the round trip is about 55 ns when they share a
+// core complex and about 330 ns when they do not, and in the second case everything that crosses
+// between the cores (memif's rings, a veth's softirq handoff) is several times slower. The
+// orchestrator measures it before and after each run, so that a run made with the cores far apart
+// is seen as such, and run again (orchestrator.cpp).
+#pragma once
+
+#include <optional>
+
+namespace sluice::perf {
+
+// The mean round trip in ns over a few thousand bounces, or nullopt when a thread cannot be
+// pinned to its core. Takes a few milliseconds; both cores should be idle.
+std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b);
+
+// Whether a round trip of `ns` means the cores were placed farther apart than the nearest
+// placement seen (`nearest_ns`): more than twice as long, and by more than 50 ns, so that the
+// jitter of two nearby cores does not count.
+inline bool cores_far_apart(double ns, double nearest_ns) {
+    return ns > 2 * nearest_ns && ns - nearest_ns > 50;
+}
+
+}  // namespace sluice::perf
