@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -11,7 +13,11 @@ namespace sluice::perf {
 
 namespace {
 
-constexpr int kBounces = 20000;
+// Nine batches of 2,000 bounces, and the median batch: a batch that an interrupt or another task
+// on either core disturbed does not count.
+constexpr int kBatches = 9;
+constexpr int kBouncesPerBatch = 2000;
+constexpr int kBounces = kBatches * kBouncesPerBatch;
 
 bool pin_to(unsigned core) {
     cpu_set_t set;
@@ -48,9 +54,16 @@ std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b) {
     }();
     std::optional<double> result;
     if (pin_to(core_a)) {
-        const auto start = std::chrono::steady_clock::now();
+        std::array<double, kBatches> batches{};
+        auto start = std::chrono::steady_clock::now();
         bool pinned = true;
         for (int i = 0; i < kBounces && pinned; ++i) {
+            if (i > 0 && i % kBouncesPerBatch == 0) {
+                const auto now = std::chrono::steady_clock::now();
+                batches[i / kBouncesPerBatch - 1] =
+                    std::chrono::duration<double, std::nano>(now - start).count();
+                start = now;
+            }
             int expected = 2 * i;
             // The other thread may have given up before the first bounce.
             while (!line.compare_exchange_weak(expected, 2 * i + 1, std::memory_order_acq_rel)) {
@@ -67,10 +80,11 @@ std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b) {
             }
         }
         if (pinned) {
-            result =
+            batches[kBatches - 1] =
                 std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-                    .count() /
-                kBounces;
+                    .count();
+            std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
+            result = batches[kBatches / 2] / kBouncesPerBatch;
         }
     }
     if (!result)

@@ -11,8 +11,8 @@
 
 namespace sluice::perf {
 
-// The mean round trip in ns over a few thousand bounces, or nullopt when a thread cannot be
-// pinned to its core. Takes a few milliseconds; both cores should be idle.
+// The round trip in ns (the median of several batches of bounces), or nullopt when a thread cannot
+// be pinned to its core. Takes a few milliseconds; both cores should be idle.
 std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b);
 
 // Whether a round trip of `ns` means the cores were placed farther apart than the nearest

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/perf/child_process.hpp"
@@ -247,7 +248,17 @@ class Orchestrator {
 
   private:
     std::optional<double> measure_distance() {
-        const auto ns = core_round_trip_ns(options_.server_core, options_.client_core);
+        // The least of three, 50 ms apart: right after a run the kernel is still tearing its
+        // processes down on one core or the other, which slows a probe for a millisecond or two,
+        // while a far placement lasts seconds at least.
+        std::optional<double> ns;
+        for (int i = 0; i < 3; ++i) {
+            if (i > 0)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            const auto probe = core_round_trip_ns(options_.server_core, options_.client_core);
+            if (probe && (!ns || *probe < *ns))
+                ns = probe;
+        }
         if (ns && (!nearest_ns_ || *ns < *nearest_ns_))
             nearest_ns_ = ns;
         return ns;

@@ -458,10 +458,10 @@ void print_table(std::FILE* out, const PerfOptions& options, const RunContext& c
             if (r.outcome.attempts > 1 || cores_were_far(r, context)) {
                 char text[160];
                 std::snprintf(text, sizeof text,
-                              "made %u time%s, the cores %s apart at the last (round trip %.0f ns "
+                              "made %u time%s, the cores %s at the last (round trip %.0f ns "
                               "before, %.0f after)",
                               r.outcome.attempts, r.outcome.attempts > 1 ? "s" : "",
-                              cores_were_far(r, context) ? "still far" : "near",
+                              cores_were_far(r, context) ? "still far apart" : "near each other",
                               r.outcome.round_trip_before_ns.value_or(0),
                               r.outcome.round_trip_after_ns.value_or(0));
                 add(text);
