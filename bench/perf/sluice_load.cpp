@@ -77,8 +77,10 @@ Result<std::unique_ptr<SluiceEnd>, std::string> SluiceEnd::create(const PerfOpti
     // rather than memif's 1024: the frames in flight then stay within the cores' caches (256 x
     // 2 KiB per direction against 1 MiB of L2 a core here), where 1024 made every copy into and
     // out of the shared buffers miss: stream at MTU 1500 swung between 12 and 48 Gbit/s from run
-    // to run, and measures 25-31 with 256 (40-43 at MTU 9000). 128 is too few: the sender's
-    // bursts overrun it.
+    // to run, and measures 25-31 with 256 (40-43 at MTU 9000). 128 was too few while a full tx
+    // ring dropped frames (each burst over the ring's size cost TCP a loss: 3-7 Gbit/s); since
+    // the worker's tx backlog holds them (tx_batch.hpp), 128 and 64 slots measure the same as
+    // 256 (64-69 Gbit/s alternated, three rounds), and 256 stays.
     //
     // The client (the receiving end of stream) runs memif in zero-copy mode: the server copies
     // each frame straight into the client's own mbufs, and the client's receive copies nothing.

@@ -1,8 +1,14 @@
 // Frames waiting for one tx queue. Callers push; the batch hands a full burst to the device at once
-// and the worker flushes what is left at the end of each loop (STYLE.md: batched tx drain). Frames
-// the device will not take are freed and counted, never retried forever.
+// and the worker flushes what is left at the end of each loop (STYLE.md: batched tx drain).
+//
+// Frames the device will not take yet (its ring is full: a burst larger than the ring, or a peer
+// slow to drain it) wait in a backlog, in order, and go first at the next flush, as a qdisc
+// holds packets for a busy NIC. Dropping them instead costs TCP a loss for every frame over the
+// ring's size, and the recovery takes far longer than the wait. Only when the backlog too is full
+// is a frame freed and counted (tx_ring_full). The backlog is a fixed array: nothing is allocated.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
@@ -14,43 +20,105 @@
 namespace sluice {
 
 class TxBatch {
-public:
+  public:
     static constexpr std::uint16_t kCapacity = 32;
+    // Four rings' worth of a typical 256-descriptor queue; a power of two.
+    static constexpr std::uint32_t kBacklogCapacity = 1024;
 
     TxBatch(std::uint16_t port_id, std::uint16_t queue_id, WorkerCounters& counters)
         : port_id_(port_id), queue_id_(queue_id), counters_(counters) {}
     TxBatch(const TxBatch&) = delete;
     TxBatch& operator=(const TxBatch&) = delete;
-    ~TxBatch() { flush(); }
+    // One last try; what the device still will not take is freed and counted.
+    ~TxBatch() {
+        flush();
+        while (backlog_count_ > 0) {
+            counters_.drop(DropReason::TxRingFull);
+            rte_pktmbuf_free(backlog_[backlog_head_]);
+            backlog_head_ = (backlog_head_ + 1) % kBacklogCapacity;
+            --backlog_count_;
+        }
+    }
 
     void push(rte_mbuf* frame) {
-        // Read the length now: once tx_burst takes the frame, the device may free it at any time.
-        lengths_[count_] = frame->pkt_len;
         frames_[count_++] = frame;
-        if (count_ == kCapacity) flush();
+        if (count_ == kCapacity)
+            flush();
     }
 
     void flush() {
-        if (count_ == 0) return;
-        const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, frames_.data(), count_);
-        for (std::uint16_t i = 0; i < sent; ++i) counters_.tx_bytes += lengths_[i];
-        counters_.tx_packets += sent;
-        for (std::uint16_t i = sent; i < count_; ++i) {
-            counters_.drop(DropReason::TxRingFull);
-            rte_pktmbuf_free(frames_[i]);
+        if (backlog_count_ > 0) {
+            drain_backlog();
+            if (backlog_count_ > 0) {
+                // The device is still full: the new frames queue behind the old ones.
+                for (std::uint16_t i = 0; i < count_; ++i)
+                    hold(frames_[i]);
+                count_ = 0;
+                return;
+            }
         }
+        if (count_ == 0)
+            return;
+        // Read the lengths now: once tx_burst takes a frame, the device may free it at any time.
+        std::uint64_t bytes[kCapacity];
+        for (std::uint16_t i = 0; i < count_; ++i)
+            bytes[i] = frames_[i]->pkt_len;
+        const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, frames_.data(), count_);
+        for (std::uint16_t i = 0; i < sent; ++i)
+            counters_.tx_bytes += bytes[i];
+        counters_.tx_packets += sent;
+        for (std::uint16_t i = sent; i < count_; ++i)
+            hold(frames_[i]);
         count_ = 0;
     }
 
     std::uint16_t size() const { return count_; }
+    // Frames the device has not taken yet, waiting for the next flush.
+    std::uint32_t backlog() const { return backlog_count_; }
 
-private:
+  private:
+    void hold(rte_mbuf* frame) {
+        if (backlog_count_ == kBacklogCapacity) {
+            counters_.drop(DropReason::TxRingFull);
+            rte_pktmbuf_free(frame);
+            return;
+        }
+        backlog_[(backlog_head_ + backlog_count_) % kBacklogCapacity] = frame;
+        ++backlog_count_;
+        counters_.tx_deferred += 1;
+    }
+
+    // Offers the backlog to the device, oldest first, until it is empty or the device refuses.
+    void drain_backlog() {
+        while (backlog_count_ > 0) {
+            // The longest run that does not wrap around the array, at most a burst.
+            const std::uint32_t run = std::min(
+                {backlog_count_, kBacklogCapacity - backlog_head_, std::uint32_t{kCapacity}});
+            rte_mbuf** first = &backlog_[backlog_head_];
+            std::uint64_t bytes = 0;
+            for (std::uint32_t i = 0; i < run; ++i)
+                bytes += first[i]->pkt_len;
+            const std::uint16_t sent =
+                rte_eth_tx_burst(port_id_, queue_id_, first, static_cast<std::uint16_t>(run));
+            for (std::uint16_t i = sent; i < run; ++i)
+                bytes -= first[i]->pkt_len;  // still ours: not taken
+            counters_.tx_bytes += bytes;
+            counters_.tx_packets += sent;
+            backlog_head_ = (backlog_head_ + sent) % kBacklogCapacity;
+            backlog_count_ -= sent;
+            if (sent < run)
+                break;
+        }
+    }
+
     std::uint16_t port_id_;
     std::uint16_t queue_id_;
     WorkerCounters& counters_;
     std::array<rte_mbuf*, kCapacity> frames_{};
-    std::array<std::uint32_t, kCapacity> lengths_{};
     std::uint16_t count_ = 0;
+    std::array<rte_mbuf*, kBacklogCapacity> backlog_{};
+    std::uint32_t backlog_head_ = 0;
+    std::uint32_t backlog_count_ = 0;
 };
 
 }  // namespace sluice

@@ -17,6 +17,7 @@ namespace sluice {
     X(rx_bytes)                                                               \
     X(tx_packets)                                                             \
     X(tx_bytes)                                                               \
+    X(tx_deferred)                                                            \
     X(arp_requests_received)                                                  \
     X(arp_replies_received)                                                   \
     X(arp_replies_sent)                                                       \

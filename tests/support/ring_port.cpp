@@ -15,10 +15,10 @@ namespace {
 int g_next_port = 0;
 }
 
-RingPort::RingPort(bool start) : name_("test" + std::to_string(g_next_port++)) {
-    rx_ = rte_ring_create((name_ + "_rx").c_str(), 1024, SOCKET_ID_ANY,
+RingPort::RingPort(bool start, unsigned ring_size) : name_("test" + std::to_string(g_next_port++)) {
+    rx_ = rte_ring_create((name_ + "_rx").c_str(), ring_size, SOCKET_ID_ANY,
                           RING_F_SP_ENQ | RING_F_SC_DEQ);
-    tx_ = rte_ring_create((name_ + "_tx").c_str(), 1024, SOCKET_ID_ANY,
+    tx_ = rte_ring_create((name_ + "_tx").c_str(), ring_size, SOCKET_ID_ANY,
                           RING_F_SP_ENQ | RING_F_SC_DEQ);
     if (rx_ == nullptr || tx_ == nullptr)
         throw std::runtime_error("cannot create test rings");

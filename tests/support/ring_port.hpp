@@ -16,7 +16,9 @@ class RingPort {
   public:
     // `start`: configure one queue pair and start the port, as the engine's Port would; pass false
     // to leave that to the code under test.
-    explicit RingPort(bool start = true);
+    // `ring_size`: the size of the two rings (a power of two; one slot less is usable), small to
+    // play a device whose tx ring fills.
+    explicit RingPort(bool start = true, unsigned ring_size = 1024);
     ~RingPort();
     RingPort(const RingPort&) = delete;
     RingPort& operator=(const RingPort&) = delete;
