@@ -115,7 +115,7 @@ bool SendQueue::append_chain(rte_mbuf* chain, rte_mempool* pool) {
         if (chain->data_len == 0) {
             chain->next = nullptr;
             rte_pktmbuf_free_seg(chain);
-        } else if (rte_mbuf_refcnt_read(chain) > 1) {
+        } else if (spares != nullptr && rte_mbuf_refcnt_read(chain) > 1) {
             rte_mbuf* own = spares;
             spares = spares->next;
             own->next = nullptr;
@@ -127,6 +127,8 @@ bool SendQueue::append_chain(rte_mbuf* chain, rte_mempool* pool) {
         }
         chain = next;
     }
+    // Left over only if another holder let go of a segment between the two passes.
+    rte_pktmbuf_free(spares);
     return true;
 }
 
