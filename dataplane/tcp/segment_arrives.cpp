@@ -104,9 +104,14 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     }
 }
 
+// RFC 6191 2: with timestamps on both incarnations, a newer timestamp, or the same one and a higher
+// sequence number; without, a higher sequence number.
 bool TcpStack::timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) const {
-    if (t.ts_ok && th.options.timestamps)
-        return th.options.timestamps->value > t.ts_recent;
+    if (t.ts_ok && th.options.timestamps) {
+        const std::uint32_t value = th.options.timestamps->value;
+        if (value != t.ts_recent)
+            return static_cast<std::int32_t>(value - t.ts_recent) > 0;
+    }
     return th.seq > t.rcv_nxt;
 }
 

@@ -416,11 +416,12 @@ TEST_F(TcpBehaviour, ReceivesAcrossTheSequenceWrap) {
 }
 
 TEST_F(TcpBehaviour, SendsAcrossTheSequenceWrap) {
-    // ISS = M + F(tuple) (RFC 6528), M counting 4 us ticks: learn F for a tuple from one SYN-ACK,
-    // then move the clock so that a new connection on that tuple starts just below 2^32. The
-    // neighbour entry for the peer lasts 300 s, so look for a tuple that needs less than 150 s.
+    // ISS = M + F(tuple) (RFC 6528), M counting 64 ns ticks (isn.cpp): learn F for a tuple from
+    // one SYN-ACK, then move the clock so that a new connection on that tuple starts just below
+    // 2^32. The neighbour entry for the peer lasts 300 s, so look for a tuple that needs less
+    // than 150 s.
     constexpr std::uint32_t kTargetIss = 0xFFFFFFFFu - 20000;
-    constexpr std::uint32_t kMaxTicks = 150'000'000 / 4;
+    constexpr std::uint32_t kMaxTicks = 150'000'000'000ull / 64;
     const Nanos t0 = clock_.now();
     std::optional<std::uint32_t> ticks;
     for (std::uint16_t port = 41000; port < 43000 && !ticks; ++port) {
@@ -436,7 +437,7 @@ TEST_F(TcpBehaviour, SendsAcrossTheSequenceWrap) {
     }
     ASSERT_TRUE(ticks.has_value()) << "no tuple with a usable ISS";
     ASSERT_EQ(stack().connection_count(), 0u);
-    clock_.set(t0 + std::chrono::microseconds(4 * std::int64_t{*ticks}));
+    clock_.set(t0 + std::chrono::nanoseconds(64 * std::int64_t{*ticks}));
     auto c = establish_passive(mss_option(1460));
     ASSERT_EQ(our_seq, kTargetIss + 1);
 

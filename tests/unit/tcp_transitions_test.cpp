@@ -3,6 +3,7 @@
 // TIME-WAIT's 2 MSL, and RST in each state.
 #include <gtest/gtest.h>
 
+#include "dataplane/tcp/isn.hpp"
 #include "tests/support/tcp_fixture.hpp"
 
 namespace sluice::test {
@@ -347,6 +348,81 @@ TEST_F(TcpTransitions, NewSynReusesTimeWaitWhenItsSequenceIsHigher) {
     const Sent synack = expect_one();
     EXPECT_TRUE(synack.has(kSyn) && synack.has(kAck)) << "RFC 6191: a new incarnation may start";
     EXPECT_EQ(stack().connections_in(TcpState::SynReceived), 1u);
+}
+
+// RFC 6191 2, both incarnations with timestamps: the SYN may start a new incarnation when its
+// timestamp is newer than the last one seen, or the same and its sequence number higher.
+class TcpTimeWaitReuse : public TcpTransitions {
+  protected:
+    static constexpr std::uint32_t kLastTsval = 5000;
+
+    // An accepted connection with timestamps, closed by us first and then by the peer, whose
+    // FIN carried kLastTsval: TIME-WAIT with that as TS.Recent.
+    void enter_time_wait() {
+        wire::TcpOptions syn_options;
+        syn_options.timestamps = wire::TcpTimestamps{4000, 0};
+        auto c = establish_passive(syn_options);
+        ASSERT_TRUE(c.close().ok());
+        const Sent fin = expect_one();
+        ASSERT_TRUE(fin.has(kFin));
+        ASSERT_TRUE(fin.tcp.options.timestamps.has_value());
+        Seg peer_fin{.flags = kFin | kAck, .seq = peer_seq, .ack = our_seq + 1};
+        peer_fin.options.timestamps =
+            wire::TcpTimestamps{kLastTsval, fin.tcp.options.timestamps->value};
+        inject(peer_fin);
+        take();
+        ASSERT_EQ(stack().connections_in(TcpState::TimeWait), 1u);
+    }
+    Seg syn(std::uint32_t seq, std::uint32_t tsval) const {
+        Seg s{.flags = kSyn, .seq = seq};
+        s.options.timestamps = wire::TcpTimestamps{tsval, 0};
+        return s;
+    }
+};
+
+TEST_F(TcpTimeWaitReuse, ANewerTimestampStartsANewIncarnationWhateverItsSequence) {
+    enter_time_wait();
+    inject(syn(peer_seq - 100000, kLastTsval + 1));
+    const Sent synack = expect_one();
+    EXPECT_TRUE(synack.has(kSyn) && synack.has(kAck));
+    EXPECT_EQ(stack().connections_in(TcpState::SynReceived), 1u);
+}
+
+TEST_F(TcpTimeWaitReuse, TheSameTimestampAndAHigherSequenceStartAnIncarnation) {
+    enter_time_wait();
+    inject(syn(peer_seq + 100000, kLastTsval));
+    const Sent synack = expect_one();
+    EXPECT_TRUE(synack.has(kSyn) && synack.has(kAck)) << "RFC 6191 2, second case";
+    EXPECT_EQ(stack().connections_in(TcpState::SynReceived), 1u);
+}
+
+TEST_F(TcpTimeWaitReuse, TheSameTimestampAndALowerSequenceLeaveTimeWaitAlone) {
+    enter_time_wait();
+    inject(syn(peer_seq - 100000, kLastTsval));
+    const Sent answer = expect_one();
+    EXPECT_FALSE(answer.has(kSyn)) << "an old duplicate: a challenge ACK, no new connection";
+    EXPECT_TRUE(answer.has(kAck));
+    EXPECT_EQ(stack().connections_in(TcpState::TimeWait), 1u);
+    EXPECT_EQ(stack().connections_in(TcpState::SynReceived), 0u);
+}
+
+TEST_F(TcpTimeWaitReuse, AnOlderTimestampAcrossTheWrapIsStillOlder) {
+    enter_time_wait();
+    // 2^31 - 1 ahead of 5000 is newer; 2^31 + 1 ahead is, modulo 2^32, behind (RFC 7323 5.2).
+    inject(syn(peer_seq + 100000, kLastTsval + 0x80000001u));
+    EXPECT_FALSE(expect_one().has(kSyn));
+    EXPECT_EQ(stack().connections_in(TcpState::TimeWait), 1u);
+}
+
+// RFC 6528's M, at 64 ns (isn.cpp): a tuple reused 5 us after its last connection began starts
+// above the 66 sequence numbers a 64-byte request, its SYN and its FIN took.
+TEST(IsnClock, ATupleReusedMicrosecondsLaterStartsAboveTheLastExchange) {
+    const tcp::IsnGenerator isn;
+    const auto tuple = flow::FourTuple::make(kEngineIp, kServerPort, kPeerIp, 40000);
+    const Nanos t0 = std::chrono::seconds(1000);
+    const tcp::SeqNum first = isn.generate(tuple, t0);
+    EXPECT_EQ(isn.generate(tuple, t0 + std::chrono::nanoseconds(64)), first + 1);
+    EXPECT_GT(isn.generate(tuple, t0 + std::chrono::microseconds(5)), first + 66);
 }
 
 }  // namespace
