@@ -29,14 +29,17 @@ bool pin_to(unsigned core) {
 }  // namespace
 
 std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b) {
-    // One line, written in turn: odd values by this thread, even ones by the other. A value of -1
-    // tells this thread the other could not be pinned.
+    // The other thread says first whether it could be pinned (1) or not (-1). Then one line is
+    // written in turn: odd values by this thread, even ones by the other; -1 from this thread
+    // tells the other to give up.
+    std::atomic<int> ready{0};
     alignas(64) std::atomic<int> line{0};
-    std::thread other([&line, core_b] {
+    std::thread other([&ready, &line, core_b] {
         if (!pin_to(core_b)) {
-            line.store(-1, std::memory_order_release);
+            ready.store(-1, std::memory_order_release);
             return;
         }
+        ready.store(1, std::memory_order_release);
         for (int i = 0; i < kBounces; ++i) {
             int seen;
             while ((seen = line.load(std::memory_order_acquire)) != 2 * i + 1) {
@@ -46,49 +49,35 @@ std::optional<double> core_round_trip_ns(unsigned core_a, unsigned core_b) {
             line.store(2 * i + 2, std::memory_order_release);
         }
     });
-    const cpu_set_t before = [] {
-        cpu_set_t s;
-        CPU_ZERO(&s);
-        pthread_getaffinity_np(pthread_self(), sizeof s, &s);
-        return s;
-    }();
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    pthread_getaffinity_np(pthread_self(), sizeof before, &before);
+    int other_ready;
+    while ((other_ready = ready.load(std::memory_order_acquire)) == 0) {
+    }
     std::optional<double> result;
-    if (pin_to(core_a)) {
+    if (other_ready > 0 && pin_to(core_a)) {
         std::array<double, kBatches> batches{};
         auto start = std::chrono::steady_clock::now();
-        bool pinned = true;
-        for (int i = 0; i < kBounces && pinned; ++i) {
+        for (int i = 0; i < kBounces; ++i) {
             if (i > 0 && i % kBouncesPerBatch == 0) {
                 const auto now = std::chrono::steady_clock::now();
                 batches[i / kBouncesPerBatch - 1] =
                     std::chrono::duration<double, std::nano>(now - start).count();
                 start = now;
             }
-            int expected = 2 * i;
-            // The other thread may have given up before the first bounce.
-            while (!line.compare_exchange_weak(expected, 2 * i + 1, std::memory_order_acq_rel)) {
-                if (expected < 0) {
-                    pinned = false;
-                    break;
-                }
-                expected = 2 * i;
-            }
-            int seen;
-            while (pinned && (seen = line.load(std::memory_order_acquire)) != 2 * i + 2) {
-                if (seen < 0)
-                    pinned = false;
+            line.store(2 * i + 1, std::memory_order_release);
+            while (line.load(std::memory_order_acquire) != 2 * i + 2) {
             }
         }
-        if (pinned) {
-            batches[kBatches - 1] =
-                std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-                    .count();
-            std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
-            result = batches[kBatches / 2] / kBouncesPerBatch;
-        }
+        batches[kBatches - 1] =
+            std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
+                .count();
+        std::nth_element(batches.begin(), batches.begin() + kBatches / 2, batches.end());
+        result = batches[kBatches / 2] / kBouncesPerBatch;
+    } else {
+        line.store(-1, std::memory_order_release);  // let the other thread go, if it waits
     }
-    if (!result)
-        line.store(-1, std::memory_order_release);  // let the other thread go
     other.join();
     pthread_setaffinity_np(pthread_self(), sizeof before, &before);
     return result;

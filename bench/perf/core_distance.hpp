@@ -22,4 +22,11 @@ inline bool cores_far_apart(double ns, double nearest_ns) {
     return ns > 2 * nearest_ns && ns - nearest_ns > 50;
 }
 
+// A run measured `before` and `after` (either may be missing) was made with the cores far apart.
+inline bool run_cores_far_apart(std::optional<double> before, std::optional<double> after,
+                                double nearest_ns) {
+    return (before && cores_far_apart(*before, nearest_ns)) ||
+           (after && cores_far_apart(*after, nearest_ns));
+}
+
 }  // namespace sluice::perf

@@ -219,8 +219,7 @@ class Orchestrator {
             outcome.round_trip_before_ns = before;
             outcome.round_trip_after_ns = after;
             outcome.attempts = attempt;
-            const bool far = (before && cores_far_apart(*before, *nearest_ns_)) ||
-                             (after && cores_far_apart(*after, *nearest_ns_));
+            const bool far = nearest_ns_ && run_cores_far_apart(before, after, *nearest_ns_);
             if (!outcome.ok || !far || attempt > options_.placement_retries || interrupted())
                 break;
             char text[160];

@@ -143,12 +143,9 @@ std::string seconds_text(std::chrono::nanoseconds d) {
 }  // namespace
 
 bool cores_were_far(const Run& run, const RunContext& context) {
-    if (!context.nearest_round_trip_ns)
-        return false;
-    const double nearest = *context.nearest_round_trip_ns;
-    const auto& o = run.outcome;
-    return (o.round_trip_before_ns && cores_far_apart(*o.round_trip_before_ns, nearest)) ||
-           (o.round_trip_after_ns && cores_far_apart(*o.round_trip_after_ns, nearest));
+    return context.nearest_round_trip_ns &&
+           run_cores_far_apart(run.outcome.round_trip_before_ns, run.outcome.round_trip_after_ns,
+                               *context.nearest_round_trip_ns);
 }
 
 std::uint32_t sluice_buffer(const PerfOptions& options) {

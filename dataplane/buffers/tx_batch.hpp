@@ -59,14 +59,7 @@ class TxBatch {
         }
         if (count_ == 0)
             return;
-        // Read the lengths now: once tx_burst takes a frame, the device may free it at any time.
-        std::uint64_t bytes[kCapacity];
-        for (std::uint16_t i = 0; i < count_; ++i)
-            bytes[i] = frames_[i]->pkt_len;
-        const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, frames_.data(), count_);
-        for (std::uint16_t i = 0; i < sent; ++i)
-            counters_.tx_bytes += bytes[i];
-        counters_.tx_packets += sent;
+        const std::uint16_t sent = transmit(frames_.data(), count_);
         for (std::uint16_t i = sent; i < count_; ++i)
             hold(frames_[i]);
         count_ = 0;
@@ -88,22 +81,27 @@ class TxBatch {
         counters_.tx_deferred += 1;
     }
 
+    // Offers `n` frames to the device and counts what it took; the rest are still the caller's.
+    std::uint16_t transmit(rte_mbuf** frames, std::uint16_t n) {
+        // Read the lengths now: once tx_burst takes a frame, the device may free it at any time.
+        std::uint64_t bytes = 0;
+        for (std::uint16_t i = 0; i < n; ++i)
+            bytes += frames[i]->pkt_len;
+        const std::uint16_t sent = rte_eth_tx_burst(port_id_, queue_id_, frames, n);
+        for (std::uint16_t i = sent; i < n; ++i)
+            bytes -= frames[i]->pkt_len;  // not taken: still ours to read
+        counters_.tx_bytes += bytes;
+        counters_.tx_packets += sent;
+        return sent;
+    }
+
     // Offers the backlog to the device, oldest first, until it is empty or the device refuses.
     void drain_backlog() {
         while (backlog_count_ > 0) {
             // The longest run that does not wrap around the array, at most a burst.
-            const std::uint32_t run = std::min(
-                {backlog_count_, kBacklogCapacity - backlog_head_, std::uint32_t{kCapacity}});
-            rte_mbuf** first = &backlog_[backlog_head_];
-            std::uint64_t bytes = 0;
-            for (std::uint32_t i = 0; i < run; ++i)
-                bytes += first[i]->pkt_len;
-            const std::uint16_t sent =
-                rte_eth_tx_burst(port_id_, queue_id_, first, static_cast<std::uint16_t>(run));
-            for (std::uint16_t i = sent; i < run; ++i)
-                bytes -= first[i]->pkt_len;  // still ours: not taken
-            counters_.tx_bytes += bytes;
-            counters_.tx_packets += sent;
+            const auto run = static_cast<std::uint16_t>(std::min(
+                {backlog_count_, kBacklogCapacity - backlog_head_, std::uint32_t{kCapacity}}));
+            const std::uint16_t sent = transmit(&backlog_[backlog_head_], run);
             backlog_head_ = (backlog_head_ + sent) % kBacklogCapacity;
             backlog_count_ -= sent;
             if (sent < run)
