@@ -36,6 +36,16 @@ namespace sluice {
     X(tcp_retransmitted_segments)                                             \
     X(tcp_fast_retransmits)                                                   \
     X(tcp_timeouts)                                                           \
+    X(tcp_recoveries)                                                         \
+    X(tcp_partial_acks)                                                       \
+    X(tcp_limited_transmits)                                                  \
+    X(tcp_sack_blocks_received)                                               \
+    X(tcp_sack_blocks_invalid)                                                \
+    X(tcp_dsack_received)                                                     \
+    X(tcp_sack_blocks_sent)                                                   \
+    X(tcp_dsack_sent)                                                         \
+    X(tcp_lost_retransmissions)                                               \
+    X(tcp_fin_held_out_of_order)                                              \
     X(tcp_active_opens)                                                       \
     X(tcp_passive_opens)                                                      \
     X(tcp_established)                                                        \

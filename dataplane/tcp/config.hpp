@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "dataplane/tcp/congestion/controller.hpp"
 #include "dataplane/timers/clock.hpp"
 
 namespace sluice::tcp {
@@ -12,7 +13,13 @@ struct TcpConfig {
     std::uint32_t max_connections = 65536;      // TCBs preallocated per worker (TIME-WAIT included)
     std::uint32_t send_buffer = 256 * 1024;     // bytes per connection
     std::uint32_t receive_buffer = 256 * 1024;  // bytes per connection; the largest window offered
-    std::uint16_t max_out_of_order_segments = 64;    // per connection; more are dropped and counted
+    // Segments held out of order per connection; more are dropped and counted. 0: as many as a
+    // whole receive window of full-sized segments could bring, with room for smaller ones
+    // (receive_buffer / 512), so that nothing inside the offered window is dropped for want of
+    // room. The worker's mbuf pool bounds all connections together (TcpStack counts them).
+    std::uint32_t max_out_of_order_segments = 0;
+    congestion::Algorithm congestion = congestion::kDefaultAlgorithm;  // per connection
+    bool sack = true;  // offer and accept SACK (RFC 2018)
     Nanos msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
     Nanos initial_rto = std::chrono::seconds(1);     // RFC 6298 2.1
     Nanos min_rto = std::chrono::milliseconds(200);  // Linux's; RFC 6298 2.4 suggests 1 s

@@ -27,12 +27,21 @@ void TcpStack::output(Tcb& t) {
     if (!may_send_data(t.state))
         return;
     const Nanos now = clock_.now();
+    // What the congestion window is measured against: the data in flight, or in recovery the
+    // pipe (RFC 6675 4), after the lost segments it has room for went again.
+    std::uint32_t flight = t.in_recovery ? recovery_send(t)
+                                         : static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+    // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment go.
+    const std::uint32_t allowance =
+        !t.in_recovery && !t.rto_recovery ? std::min<std::uint32_t>(t.dupacks, 2) * t.snd_mss : 0;
+    const std::uint32_t cwnd = t.cc.cwnd + allowance;
     for (;;) {
         const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
         const std::uint32_t queued = t.send_queue.size();
         const std::uint32_t unsent = queued > sent ? queued - sent : 0;
-        const std::uint32_t window = std::min(t.snd_wnd, t.cwnd);
-        const std::uint32_t usable = window > sent ? window - sent : 0;
+        const std::uint32_t by_peer = t.snd_wnd > sent ? t.snd_wnd - sent : 0;
+        const std::uint32_t by_network = cwnd > flight ? cwnd - flight : 0;
+        const std::uint32_t usable = std::min(by_peer, by_network);
         const std::uint32_t wanted = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
         if (wanted == 0)
             break;
@@ -58,13 +67,16 @@ void TcpStack::output(Tcb& t) {
             t.rtt_seq = t.snd_nxt;
             t.rtt_start = Stamp32<std::chrono::microseconds>::at(now);
         }
-        if (t.snd_nxt < t.snd_max) {
-            counters_.tcp_retransmitted_segments += 1;
-            t.total_retransmits += 1;
-        }
+        const bool retransmission = t.snd_nxt < t.snd_max;
+        if (retransmission)
+            count_retransmission(t);
         send_segment(t, t.snd_nxt, flags, sent, length);
+        // The scoreboard's clock: when each range last left (loss_recovery.cpp).
+        if (t.sack_ok)
+            t.send_queue.note_sent(sent, length, now_us(), /*retransmission=*/false);
         t.snd_nxt += length;
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
+        flight += length;
     }
     // The FIN follows the last byte (RFC 9293 3.10.4), window or not.
     if (t.fin_queued && t.snd_nxt == t.fin_seq) {
@@ -180,13 +192,21 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
         th.options.mss = our_mss_;
         if (active_syn || t.wscale_ok)
             th.options.window_scale = our_wscale_;
-        if (active_syn || t.sack_ok)
+        if ((active_syn && config_.sack) || t.sack_ok)
             th.options.sack_permitted = true;
         if (active_syn || t.ts_ok) {
             th.options.timestamps = wire::TcpTimestamps{ts_value(t), active_syn ? 0 : t.ts_recent};
         }
-    } else if (t.ts_ok) {
-        th.options.timestamps = wire::TcpTimestamps{ts_value(t), t.ts_recent};
+    } else {
+        if (t.ts_ok)
+            th.options.timestamps = wire::TcpTimestamps{ts_value(t), t.ts_recent};
+        if (t.sack_ok && (flags & kAck) &&
+            (t.receive_queue.has_out_of_order() || pending_dsack_.slot == flows_->slot_of(t))) {
+            // RFC 6691: options and payload together within the MSS; a full data segment has no
+            // room, so an ACK owed with blocks follows it alone (ack_now below).
+            const std::uint32_t room = t.snd_mss > payload_length ? t.snd_mss - payload_length : 0;
+            fill_sack_blocks(t, th.options, room);
+        }
     }
     const std::size_t header_length = wire::TcpHeader::kMinLength + th.options.encoded_length();
     // Data that is one whole send-queue mbuf goes by reference, headers in its headroom; the
@@ -237,8 +257,11 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
     }
     if (flags & kAck) {
         t.last_ack_sent = t.rcv_nxt;
-        t.ack_now = false;
         t.ack_pending = false;  // a queued entry stays, and finds nothing owed
+        // Data that had no room for the SACK blocks an out-of-order arrival owes the peer leaves
+        // the ACK owed: a plain one with the blocks follows.
+        t.ack_now = payload_length > 0 && t.sack_ok && th.options.sack_block_count == 0 &&
+                    t.ack_now && t.receive_queue.has_out_of_order();
     }
     counters_.tcp_segments_sent += 1;
     transmit(m, t.tuple);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace sluice::tcp {
 
@@ -40,8 +41,9 @@ void ReceiveQueue::append_in_order(rte_mbuf* m) {
 }
 
 ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum rcv_nxt,
-                                           std::uint16_t max_ooo) {
+                                           std::uint32_t max_ooo, bool fin) {
     segment->hash.usr = seq.raw();
+    set_fin_follows(segment, fin);
     segment->next = nullptr;
     segment->nb_segs = 1;
     segment->pkt_len = segment->data_len;
@@ -51,19 +53,19 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         const auto old = static_cast<std::uint32_t>(rcv_nxt - seq);
         if (old >= segment->data_len) {
             free_one(segment);
-            out.dropped = true;
+            out.dropped = out.duplicate = true;
             return out;
         }
         trim_front(segment, old);
         seq = rcv_nxt;
     }
-    if (segment->data_len == 0) {
-        free_one(segment);
+    if (segment->data_len == 0 && !(fin && seq > rcv_nxt)) {
+        free_one(segment);  // an in-order FIN alone is the caller's to process
         return out;
     }
     if (seq == rcv_nxt) {
         append_in_order(segment);
-        out.rcv_nxt = drain_held(rcv_nxt + segment->data_len);
+        out.rcv_nxt = drain_held(rcv_nxt + segment->data_len, out.fin_reached);
         return out;
     }
 
@@ -75,32 +77,50 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         return out;
     }
     rte_mbuf** link = &ooo_head_;
-    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq)
+    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq &&
+           !(fin_follows(*link) && seq_of(*link) + (*link)->data_len == seq &&
+             segment->data_len == 0)) {
         link = &(*link)->next;
-    // `*link` is the first held segment that ends after `seq` begins.
+    }
+    // `*link` is the first held segment that ends after `seq` begins (or the FIN held there).
     if (*link != nullptr && seq_of(*link) <= seq) {
-        // Overlaps its front with a held one.
+        // Overlaps its front with a held one: the first bytes received are kept (and nothing
+        // after a held FIN exists to keep).
         const SeqNum held_end = seq_of(*link) + (*link)->data_len;
         const auto covered = static_cast<std::uint32_t>(held_end - seq);
-        if (covered >= segment->data_len) {
+        if (covered >= segment->data_len || fin_follows(*link)) {
+            const bool whole = covered >= segment->data_len;
+            if (fin && whole && held_end == seq + segment->data_len)
+                set_fin_follows(*link, true);
             free_one(segment);
             out.dropped = true;
+            out.duplicate = whole && segment->data_len > 0;
             return out;
         }
         trim_front(segment, covered);
         seq = held_end;
         link = &(*link)->next;
     }
-    // Drop held segments the new one covers entirely; cut its tail at the next held one.
-    const SeqNum end = seq + segment->data_len;
+    // Drop held segments the new one covers entirely; cut its tail at the next held one. A held
+    // FIN inside the new segment's range ends it there.
+    SeqNum end = seq + segment->data_len;
     while (*link != nullptr && seq_of(*link) + (*link)->data_len <= end) {
         rte_mbuf* covered = *link;
+        const bool covered_fin = fin_follows(covered);
+        const SeqNum covered_end = seq_of(covered) + covered->data_len;
         *link = covered->next;
         ooo_bytes_ -= covered->data_len;
         free_one(covered);
+        if (covered_fin) {
+            trim_back(segment, static_cast<std::uint32_t>(end - covered_end));
+            set_fin_follows(segment, true);
+            end = covered_end;
+            break;
+        }
     }
     if (*link != nullptr && seq_of(*link) < end) {
         trim_back(segment, static_cast<std::uint32_t>(end - seq_of(*link)));
+        set_fin_follows(segment, false);  // data the peer sent again lies beyond: no FIN here
     }
     segment->next = *link;
     *link = segment;
@@ -109,21 +129,80 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
     return out;
 }
 
-SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt) {
+SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
     while (ooo_head_ != nullptr && seq_of(ooo_head_) <= rcv_nxt) {
         rte_mbuf* m = ooo_head_;
         ooo_head_ = m->next;
         ooo_bytes_ -= m->data_len;
-        const auto old = static_cast<std::uint32_t>(rcv_nxt - seq_of(m));
-        if (old >= m->data_len) {
+        const SeqNum end = seq_of(m) + m->data_len;
+        const bool fin = fin_follows(m);
+        if (end <= rcv_nxt) {
             free_one(m);
+            if (fin && end == rcv_nxt) {
+                fin_reached = true;
+                break;
+            }
             continue;
         }
-        trim_front(m, old);
+        trim_front(m, static_cast<std::uint32_t>(rcv_nxt - seq_of(m)));
         append_in_order(m);
-        rcv_nxt = rcv_nxt + m->data_len;
+        rcv_nxt = end;
+        if (fin) {
+            fin_reached = true;
+            break;
+        }
+    }
+    if (fin_reached) {
+        // Nothing follows a FIN: whatever else was held was never sent as such.
+        while (ooo_head_ != nullptr) {
+            rte_mbuf* next = ooo_head_->next;
+            ooo_bytes_ -= ooo_head_->data_len;
+            free_one(ooo_head_);
+            ooo_head_ = next;
+        }
     }
     return rcv_nxt;
+}
+
+std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) const {
+    std::size_t n = 0;
+    std::size_t recent_index = out.size();
+    std::optional<SackRange> run;
+    bool run_recent = false;
+    const auto close_run = [&] {
+        if (!run)
+            return;
+        if (n < out.size()) {
+            if (run_recent)
+                recent_index = n;
+            out[n++] = *run;
+        } else if (run_recent) {
+            out[out.size() - 1] = *run;  // the most recent block always goes
+            recent_index = out.size() - 1;
+        }
+        run.reset();
+        run_recent = false;
+    };
+    for (const rte_mbuf* m = ooo_head_; m != nullptr; m = m->next) {
+        const SeqNum start = seq_of(m);
+        const SeqNum end = start + m->data_len;
+        if (m->data_len == 0)
+            continue;  // a FIN alone is not data to SACK
+        if (run && run->right == start) {
+            run->right = end;
+        } else {
+            close_run();
+            run = SackRange{start, end};
+        }
+        if (start <= recent && recent < end)
+            run_recent = true;
+    }
+    close_run();
+    // RFC 2018 4: the block holding the most recently received segment comes first.
+    if (recent_index < n && recent_index != 0)
+        std::rotate(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(recent_index),
+                    out.begin() + static_cast<std::ptrdiff_t>(recent_index) + 1);
+    return n;
 }
 
 std::uint32_t ReceiveQueue::out_of_order_segments() const {

@@ -14,6 +14,12 @@
 
 namespace sluice::tcp {
 
+// A SACK block as the receive queue reports it: [left, right).
+struct SackRange {
+    SeqNum left;
+    SeqNum right;
+};
+
 class ReceiveQueue {
   public:
     ReceiveQueue() = default;
@@ -29,15 +35,25 @@ class ReceiveQueue {
     std::uint32_t out_of_order_bytes() const { return ooo_bytes_; }
 
     // A segment whose payload (the mbuf's data, trimmed to the window by the caller) starts at
-    // `seq`. If it starts at `rcv_nxt` it is appended along with any held segments it makes
-    // contiguous, and the new RCV.NXT is returned; otherwise it is held (if `max_ooo` allows) and
-    // `rcv_nxt` is returned unchanged. Takes ownership in every case.
+    // `seq`, with `fin` when a FIN follows its last byte. If it starts at `rcv_nxt` it is appended
+    // along with any held segments it makes contiguous, and the new RCV.NXT is returned; otherwise
+    // it is held (if `max_ooo` allows) and `rcv_nxt` is returned unchanged. A FIN that arrives out
+    // of order is held with its segment (an empty one if it came alone) until the data before it
+    // has arrived (RFC 9293 3.10.7.4, eighth step). Takes ownership in every case.
     struct Outcome {
         SeqNum rcv_nxt;
-        bool held = false;     // kept out of order
-        bool dropped = false;  // out of order but no room, or wholly duplicate
+        bool held = false;       // kept out of order
+        bool dropped = false;    // out of order but no room, or wholly duplicate
+        bool duplicate = false;  // every byte was here already (for D-SACK, RFC 2883)
+        bool fin_reached = false;  // a held FIN is now in order: RCV.NXT is its sequence number
     };
-    Outcome insert(rte_mbuf* segment, SeqNum seq, SeqNum rcv_nxt, std::uint16_t max_ooo);
+    Outcome insert(rte_mbuf* segment, SeqNum seq, SeqNum rcv_nxt, std::uint32_t max_ooo,
+                   bool fin = false);
+
+    // The SACK blocks the held data makes (RFC 2018 3): contiguous runs, the one holding
+    // `recent` first (4: the most recently received), then the others from the lowest; at most
+    // out.size(). Returns how many.
+    std::size_t sack_blocks(std::span<SackRange> out, SeqNum recent) const;
 
     // The first in-order buffer, whole, for the caller to own and free (zero-copy read).
     rte_mbuf* pop();
@@ -51,8 +67,12 @@ class ReceiveQueue {
 
   private:
     void append_in_order(rte_mbuf* m);
-    SeqNum drain_held(SeqNum rcv_nxt);
+    SeqNum drain_held(SeqNum rcv_nxt, bool& fin_reached);
     static SeqNum seq_of(const rte_mbuf* m) { return SeqNum(m->hash.usr); }
+    // A held segment after whose last byte the peer's FIN comes: marked in the second word of
+    // the mbuf's hash (its RSS hash, read long before), so that the TCB needs no field for it.
+    static bool fin_follows(const rte_mbuf* m) { return m->hash.fdir.hi != 0; }
+    static void set_fin_follows(rte_mbuf* m, bool fin) { m->hash.fdir.hi = fin ? 1 : 0; }
 
     // Pointers first, then the counts: 32 bytes with no padding (one in every TCB).
     rte_mbuf* head_ = nullptr;  // in order

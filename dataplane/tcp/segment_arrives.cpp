@@ -19,9 +19,6 @@ std::uint32_t segment_length(const wire::TcpHeader& th, std::uint32_t payload) {
 // RFC 7323 5.5: a TS.Recent older than 24 days is not trusted to reject anything.
 constexpr Nanos kPawsIdleLimit = std::chrono::hours(24 * 24);
 
-// The most in-order data one held ACK covers (burst_acks.hpp): Linux's GRO limit.
-constexpr std::uint32_t kMaxBurstAckBytes = 64 * 1024;
-
 }  // namespace
 
 Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) {
@@ -211,9 +208,8 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
     t.snd_wl2 = th.ack;
     if (ack_acceptable) {
         t.snd_una = th.ack;
-        if (t.rtt_timing && th.ack > t.rtt_seq)
-            t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
-        t.rtt_timing = false;
+        t.una_advanced = true;
+        handshake_rtt(t, th);
         t.retries = 0;
         set_state(t, TcpState::Established);
         send_ack(t);
@@ -313,9 +309,20 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     // first: is the segment in the window?
     const auto rcv_wnd =
         static_cast<std::uint32_t>(std::max<std::int32_t>(t.rcv_adv - t.rcv_nxt, 0));
-    if (!segment_acceptable(th.seq, seg_len, t.rcv_nxt, rcv_wnd)) {
+    // One liberty beyond RFC 9293's table, which Linux takes too (tcp_sequence()): a segment of
+    // no length exactly at the right edge of the window. A peer whose data filled the window we
+    // offered numbers its plain ACKs there; refusing them refuses every acknowledgment it sends
+    // until it hears of a new window, and after our timeout, when it has received past SND.UNA,
+    // neither side would ever hear the other. Never a RST (RFC 5961 3.2 wants it in the window).
+    const bool ack_at_right_edge =
+        seg_len == 0 && !th.has(kRst) && th.seq == t.rcv_nxt + rcv_wnd;
+    if (!segment_acceptable(th.seq, seg_len, t.rcv_nxt, rcv_wnd) && !ack_at_right_edge) {
         counters_.drop(DropReason::TcpNotAcceptable);
         rte_pktmbuf_free(payload);
+        // Data we had already: a retransmission whose ACK was lost, reported as a D-SACK
+        // (RFC 2883 4) so that the sender can tell a spurious retransmission.
+        if (payload_length > 0 && th.seq + payload_length <= t.rcv_nxt && !th.has(kRst))
+            note_duplicate(t, th.seq, th.seq + payload_length);
         if (!th.has(kRst))
             send_ack(t);
         return;
@@ -361,15 +368,15 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
         return;
     }
 
-    // seventh: text.
-    process_text(t, th, payload);
+    // seventh: text (an early FIN is held with it).
+    const bool fin_in_order = process_text(t, th, payload);
     if (payload != nullptr)
         rte_pktmbuf_free(payload);
     if (!alive(t, generation))
         return;
 
     // eighth: FIN, once everything before it has arrived.
-    if (th.has(kFin) && th.seq + payload_length == t.rcv_nxt && !t.peer_fin) {
+    if (fin_in_order && !t.peer_fin) {
         process_fin(t);
         if (!alive(t, generation))
             return;
@@ -378,245 +385,6 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     // An ACK owed at once that no data segment carried goes out alone.
     if (alive(t, generation) && t.ack_now)
         send_ack(t);
-}
-
-// Step five. Returns false when the segment is to be dropped (or the connection ended).
-bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length) {
-    const std::uint32_t generation = t.generation;
-    if (t.state == TcpState::SynReceived) {
-        if (!(th.ack > t.snd_una && th.ack <= t.snd_max)) {
-            counters_.drop(DropReason::TcpBadAck);
-            send_reset(t.tuple, th.ack, SeqNum(0), /*with_ack=*/false);
-            return false;
-        }
-        t.snd_wnd = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
-        t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
-        t.snd_wl1 = th.seq;
-        t.snd_wl2 = th.ack;
-        t.snd_una = th.ack;
-        t.retries = 0;
-        t.rtt_timing = false;
-        const bool closing = t.fin_queued;
-        set_state(t, closing ? TcpState::FinWait1 : TcpState::Established);
-        rearm_timer(t);
-        if (t.passive && t.handler == nullptr) {
-            Listener* l = find_listener(t.tuple.local_port);
-            api::ConnectionHandler* h =
-                l != nullptr ? l->handler->on_accept(handle_of(t)) : nullptr;
-            if (!alive(t, generation))
-                return false;
-            if (h == nullptr) {
-                abort(t);
-                return false;
-            }
-            t.handler = h;
-            h->on_connected(handle_of(t));
-            if (!alive(t, generation))
-                return false;
-        }
-        if (closing)
-            output(t);  // the FIN that waited for the handshake
-        if (!alive(t, generation))
-            return false;
-    }
-
-    // RFC 5961 5.2: an ACK for what was never sent, or older than any window we could have had,
-    // is answered with an ACK and dropped.
-    if (th.ack > t.snd_max) {
-        counters_.drop(DropReason::TcpBadAck);
-        send_ack(t);
-        return false;
-    }
-    if (th.ack < t.snd_una - t.max_snd_wnd) {
-        counters_.drop(DropReason::TcpBadAck);
-        send_challenge_ack(t);
-        return false;
-    }
-
-    const std::uint32_t window = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
-    bool notify_writable = false;
-    if (th.ack > t.snd_una) {
-        const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
-        // RTT: from the echoed timestamp (RFC 7323 4.1), else from the timed segment (Karn).
-        if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
-            const auto ms =
-                static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
-            if (ms >= 0)
-                t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
-        } else if (t.rtt_timing && th.ack > t.rtt_seq) {
-            t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
-            t.rtt_timing = false;
-        }
-        // The FIN takes a sequence number but no byte of the queue.
-        const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
-        t.send_queue.consume(data_acked);
-        t.snd_una = th.ack;
-        if (t.snd_nxt < t.snd_una)
-            t.snd_nxt = t.snd_una;
-        t.retries = 0;
-        t.dupacks = 0;
-        // RFC 5681 3.1: slow start below ssthresh, then about one segment per round trip, both
-        // counted in bytes acknowledged (RFC 3465) rather than in ACKs: receivers that ACK a
-        // burst at a time (Linux's GRO, our burst_acks.hpp) send one ACK for up to 45 segments,
-        // and counting ACKs would grow the window that many times too slowly. Slow start stops at
-        // ssthresh, as Linux's tcp_slow_start() does.
-        // Both saturate rather than wrap.
-        if (t.cwnd < t.ssthresh) {
-            t.cwnd = static_cast<std::uint32_t>(
-                std::min<std::uint64_t>(std::uint64_t{t.cwnd} + data_acked, t.ssthresh));
-        } else if (t.cwnd > 0) {
-            const std::uint64_t share = std::uint64_t{t.snd_mss} * data_acked / t.cwnd;
-            t.cwnd = static_cast<std::uint32_t>(std::min<std::uint64_t>(
-                std::uint64_t{t.cwnd} + std::max<std::uint64_t>(1, share), UINT32_MAX));
-        }
-        counters_.tcp_bytes_sent += data_acked;
-        // Told below, once the window is updated: the application's answer is to send, and
-        // output() must not see the new SND.UNA with the old window (that sends past the peer's
-        // right edge whenever its window shrinks relative to the data acknowledged).
-        notify_writable = t.want_writable && send_space(t) > 0 && !t.fin_queued;
-    } else if (th.ack == t.snd_una && t.bytes_in_flight() > 0 && window == t.snd_wnd &&
-               payload_length == 0 && !th.has(kFin)) {
-        // RFC 5681 2 and 3.2: a duplicate ACK (no data, same ACK and window, data outstanding).
-        // The third starts a fast retransmit of the first unacknowledged segment.
-        if (++t.dupacks == 3) {
-            t.ssthresh = std::max(t.bytes_in_flight() / 2, 2u * t.snd_mss);
-            t.cwnd = t.ssthresh;
-            const std::uint32_t length = std::min<std::uint32_t>(t.snd_mss, t.send_queue.size());
-            if (length > 0) {
-                send_segment(t, t.snd_una, kAck, 0, length);
-                counters_.tcp_fast_retransmits += 1;
-                counters_.tcp_retransmitted_segments += 1;
-                t.total_retransmits += 1;
-                t.rtt_timing = false;
-            }
-        }
-    }
-    // RFC 9293 3.10.7.4: the window comes from the newest segment only.
-    if (t.snd_wl1 < th.seq || (t.snd_wl1 == th.seq && t.snd_wl2 <= th.ack)) {
-        t.snd_wnd = window;
-        t.max_snd_wnd = std::max(t.max_snd_wnd, window);
-        t.snd_wl1 = th.seq;
-        t.snd_wl2 = th.ack;
-    }
-    if (notify_writable) {
-        t.want_writable = false;
-        if (t.handler != nullptr && !t.app_closed)
-            t.handler->on_writable(handle_of(t));
-        if (!alive(t, generation))
-            return false;
-    }
-
-    switch (t.state) {
-        case TcpState::FinWait1:
-            if (t.fin_acked())
-                set_state(t, TcpState::FinWait2);
-            break;
-        case TcpState::Closing:
-            if (t.fin_acked()) {
-                enter_time_wait(t);
-                return false;
-            }
-            break;
-        case TcpState::LastAck:
-            if (t.fin_acked()) {
-                finish(t, api::CloseReason::Closed);
-                return false;
-            }
-            break;
-        default:
-            break;
-    }
-    rearm_timer(t);
-    return true;
-}
-
-// Step seven: in-order data goes to the application, out-of-order data is held.
-void TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload) {
-    if (payload->data_len == 0)
-        return;
-    if (t.state != TcpState::Established && t.state != TcpState::FinWait1 &&
-        t.state != TcpState::FinWait2) {
-        return;  // after the peer's FIN, text is ignored
-    }
-    if (t.app_closed) {
-        // Nobody will read it: tell the peer, as Linux does (RFC 9293 3.10.7.4, "abort").
-        counters_.drop(DropReason::TcpAfterClose);
-        abort(t);
-        return;
-    }
-    // Cut what lies beyond the window we offered.
-    const SeqNum window_end = t.rcv_adv;
-    if (th.seq + payload->data_len > window_end) {
-        const auto beyond = static_cast<std::uint32_t>((th.seq + payload->data_len) - window_end);
-        rte_pktmbuf_trim(payload, static_cast<std::uint16_t>(
-                                      std::min<std::uint32_t>(beyond, payload->data_len)));
-    }
-    const SeqNum before = t.rcv_nxt;
-    const std::uint32_t length = payload->data_len;
-    const auto outcome =
-        t.receive_queue.insert(payload, th.seq, t.rcv_nxt, config_.max_out_of_order_segments);
-    payload = nullptr;  // the queue owns it now
-    t.rcv_nxt = outcome.rcv_nxt;
-    if (outcome.held)
-        counters_.tcp_out_of_order_segments += 1;
-    if (outcome.dropped && th.seq > before)
-        counters_.drop(DropReason::TcpOutOfOrderFull);
-
-    if (t.rcv_nxt == before) {
-        // Out of order or a duplicate: a duplicate ACK at once tells the sender (RFC 5681 4.2).
-        schedule_ack(t, /*immediately=*/true);
-        return;
-    }
-    // RFC 9293 3.8.6.3: ACK at least every second full-sized segment, once the receive burst is
-    // handled (burst_acks.hpp); at once when the segment filled a gap or left one open
-    // (RFC 5681 4.2); otherwise within the delayed-ACK time.
-    const bool filled_gap = static_cast<std::uint32_t>(t.rcv_nxt - before) > length;
-    // A full-sized segment from a peer that sends timestamps carries 12 bytes less than our MSS
-    // (RFC 7323 4.1 and 3.2: the option is 10 bytes, padded to 12).
-    const std::uint32_t full_sized = our_mss_ - (t.ts_ok ? 12U : 0U);
-    const auto owed = static_cast<std::uint32_t>(t.rcv_nxt - t.last_ack_sent);
-    const bool two_segments_owed = owed >= 2U * full_sized;
-    // A burst of jumbo frames can bring more than the sender may have in flight: past a quarter
-    // of the buffer (at most 64 KiB, Linux's GRO limit) the ACK goes at once, so that the
-    // sender is not left waiting for the end of the burst.
-    const std::uint32_t burst_ack_limit =
-        std::min<std::uint32_t>(kMaxBurstAckBytes, config_.receive_buffer / 4);
-    if (filled_gap || t.receive_queue.has_out_of_order() || owed >= burst_ack_limit) {
-        schedule_ack(t, /*immediately=*/true);
-    } else if (two_segments_owed) {
-        hold_ack_for_burst(t);
-    } else {
-        schedule_ack(t, /*immediately=*/false);
-    }
-    if (t.handler != nullptr)
-        t.handler->on_readable(handle_of(t));
-}
-
-// Step eight.
-void TcpStack::process_fin(Tcb& t) {
-    t.peer_fin = true;
-    t.rcv_nxt += 1;
-    send_ack(t);
-    switch (t.state) {
-        case TcpState::SynReceived:
-        case TcpState::Established:
-            set_state(t, TcpState::CloseWait);
-            break;
-        case TcpState::FinWait1:
-            if (t.fin_acked()) {
-                enter_time_wait(t);
-            } else {
-                set_state(t, TcpState::Closing);
-            }
-            break;
-        case TcpState::FinWait2:
-            enter_time_wait(t);
-            break;
-        default:
-            break;
-    }
-    if (t.handler != nullptr && !t.app_closed)
-        t.handler->on_peer_closed(handle_of(t));
 }
 
 }  // namespace sluice::tcp

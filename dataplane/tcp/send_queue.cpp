@@ -15,8 +15,20 @@ struct Entry {
     rte_mbuf* next;
     std::uint16_t payload_offset;  // from buf_addr
     std::uint16_t payload_length;
-    bool fillable;  // ours alone and direct: later appends may write after the payload
+    std::uint32_t sent_us;  // when its bytes last left (a microsecond stamp)
+    bool fillable;          // ours alone and direct: later appends may write after the payload
+    std::uint8_t marks;     // Mark bits: the SACK scoreboard
 };
+
+enum Mark : std::uint8_t {
+    kSacked = 1,         // the peer holds it (RFC 2018)
+    kRetransmitted = 2,  // sent again since it was judged lost
+};
+
+// Whether stamp `a` is later than stamp `b`, modulo 2^32 microseconds.
+bool later(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a - b) > 0;
+}
 
 int g_entry_field = -1;
 
@@ -47,7 +59,9 @@ void SendQueue::link(rte_mbuf* segment, bool fillable) {
     e.next = nullptr;
     e.payload_offset = segment->data_off;
     e.payload_length = segment->data_len;
+    e.sent_us = 0;
     e.fillable = fillable;
+    e.marks = 0;
     segment->next = nullptr;
     segment->nb_segs = 1;
     segment->pkt_len = segment->data_len;
@@ -224,6 +238,90 @@ void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* 
         start += e.payload_length;
         m = e.next;
     }
+}
+
+void SendQueue::note_sent(std::uint32_t offset, std::uint32_t length, std::uint32_t now_us,
+                          bool retransmission) {
+    std::uint32_t start = 0;
+    for (rte_mbuf* m = locate(offset, start); m != nullptr && start < offset + length;) {
+        Entry& e = entry(m);
+        e.sent_us = now_us;
+        if (retransmission)
+            e.marks |= kRetransmitted;
+        start += e.payload_length;
+        m = e.next;
+    }
+}
+
+std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end) {
+    std::uint32_t start = 0;
+    std::uint32_t newly = 0;
+    for (rte_mbuf* m = locate(begin, start); m != nullptr && start < end;) {
+        Entry& e = entry(m);
+        const std::uint32_t stop = start + e.payload_length;
+        if (start >= begin && stop <= end && (e.marks & kSacked) == 0) {
+            e.marks |= kSacked;
+            newly += e.payload_length;
+        }
+        start = stop;
+        m = e.next;
+    }
+    return newly;
+}
+
+void SendQueue::clear_marks() {
+    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next)
+        entry(m).marks = 0;
+}
+
+SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_bytes,
+                                        std::uint32_t now_us, std::uint32_t retransmit_after_us) {
+    Assessment a;
+    // First pass: how much is SACKed, and when the latest SACKed byte was sent.
+    std::uint32_t latest_sacked_us = 0;
+    bool any_sacked = false;
+    std::uint32_t start = 0;
+    for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
+        const Entry& e = entry(m);
+        if (e.marks & kSacked) {
+            a.sacked += e.payload_length;
+            if (!any_sacked || later(e.sent_us, latest_sacked_us))
+                latest_sacked_us = e.sent_us;
+            any_sacked = true;
+        }
+        start += e.payload_length;
+    }
+    // Second pass, from the front: an unSACKed mbuf with enough SACKed above it is lost.
+    std::uint32_t sacked_so_far = 0;
+    start = 0;
+    for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
+        Entry& e = entry(m);
+        const std::uint32_t length = std::min<std::uint32_t>(e.payload_length, sent - start);
+        if (e.marks & kSacked) {
+            sacked_so_far += e.payload_length;
+        } else {
+            const bool lost = a.sacked - sacked_so_far > lost_bytes;
+            if ((e.marks & kRetransmitted) && lost && any_sacked &&
+                later(latest_sacked_us, e.sent_us) &&
+                now_us - e.sent_us > retransmit_after_us) {
+                // The retransmission was lost too: data sent after it has arrived.
+                e.marks &= static_cast<std::uint8_t>(~kRetransmitted);
+            }
+            if (!lost)
+                a.pipe += length;
+            if (e.marks & kRetransmitted)
+                a.pipe += length;
+            if (lost) {
+                a.any_lost = true;
+                if (a.lost_length == 0 && (e.marks & kRetransmitted) == 0) {
+                    a.lost_offset = start;
+                    a.lost_length = length;
+                }
+            }
+        }
+        start += e.payload_length;
+    }
+    return a;
 }
 
 void SendQueue::clear() {

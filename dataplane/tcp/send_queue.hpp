@@ -69,6 +69,39 @@ class SendQueue {
     void copy_out(std::uint32_t offset, std::uint32_t length, std::byte* out);
     void clear();
 
+    // --- the SACK scoreboard (RFC 6675 3), kept as bits in each mbuf's own field ---
+    //
+    // A mbuf is the scoreboard's unit: the peer's blocks mark the mbufs they cover whole, and a
+    // lost one is retransmitted whole (in MSS-sized pieces if it is larger). Since send() fills
+    // mbufs up to one MSS and segments line up with them, a mbuf is nearly always one segment.
+
+    // Records that the bytes [offset, offset + length) left at `now_us` (a microsecond stamp),
+    // first or again.
+    void note_sent(std::uint32_t offset, std::uint32_t length, std::uint32_t now_us,
+                   bool retransmission);
+    // Marks the mbufs lying wholly inside [begin, end) (offsets from the front) as SACKed;
+    // returns the bytes newly marked.
+    std::uint32_t mark_sacked(std::uint32_t begin, std::uint32_t end);
+    // Forgets every SACK and retransmission mark (RFC 6675 5.1, after a timeout).
+    void clear_marks();
+
+    // What the scoreboard says of the first `sent` bytes (RFC 6675 4, IsLost, SetPipe, NextSeg).
+    struct Assessment {
+        std::uint32_t sacked = 0;  // bytes SACKed
+        std::uint32_t pipe = 0;    // bytes judged still in the network
+        // The lowest range judged lost and not retransmitted since (NextSeg rule 1); empty when
+        // length is 0.
+        std::uint32_t lost_offset = 0;
+        std::uint32_t lost_length = 0;
+        bool any_lost = false;  // any range judged lost, retransmitted or not
+    };
+    // `lost_bytes`: an unSACKed mbuf with more than this many SACKed bytes above it is lost
+    // (RFC 6675's (DupThresh - 1) * SMSS). `now_us` and `retransmit_after_us`: a retransmitted
+    // mbuf still unSACKed when one sent after it was SACKed, and out for longer than this, is
+    // judged lost again (RFC 8985 6.2's rule) and offered once more.
+    Assessment assess(std::uint32_t sent, std::uint32_t lost_bytes, std::uint32_t now_us,
+                      std::uint32_t retransmit_after_us);
+
   private:
     void link(rte_mbuf* segment, bool fillable);
     // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor).

@@ -6,6 +6,7 @@
 
 #include "dataplane/api/connection.hpp"
 #include "dataplane/flow/four_tuple.hpp"
+#include "dataplane/tcp/congestion/controller.hpp"
 #include "dataplane/tcp/receive_queue.hpp"
 #include "dataplane/tcp/rtt.hpp"
 #include "dataplane/tcp/send_queue.hpp"
@@ -59,6 +60,9 @@ struct Tcb {
     bool ack_queued : 1 = false;     // the stack's DelayedAckQueue holds an entry for this TCB
     bool ack_now : 1 = false;        // an ACK is owed at the end of this segment's processing
     bool pooled_port : 1 = false;    // the local port came from PortArrangements: give it back
+    bool in_recovery : 1 = false;    // fast recovery (RFC 6582, RFC 6675) until SND.UNA >= recover
+    bool rto_recovery : 1 = false;   // go-back-N after a timeout, until SND.UNA >= recover
+    bool una_advanced : 1 = false;   // SND.UNA moved since the retransmission timer was armed
 
     std::uint8_t dupacks = 0;
     std::uint8_t retries = 0;      // consecutive expiries of the current timer
@@ -69,11 +73,10 @@ struct Tcb {
     std::uint32_t ts_offset = 0;  // per-connection random offset for our TSval (RFC 7323 5.4)
     Stamp32<std::chrono::seconds> ts_recent_time;  // for PAWS's 24-day rule (5.5)
 
-    // Congestion control (RFC 5681) and loss detection.
-    std::uint32_t cwnd = 0;
-    std::uint32_t ssthresh = 0;
+    // Congestion control (congestion/controller.hpp) and loss recovery (loss_recovery.cpp).
+    congestion::Controller cc;
+    SeqNum recover;                 // RFC 6582 3.2: SND.MAX when recovery began
     std::uint32_t max_snd_wnd = 0;  // RFC 5961 5.2's MAX.SND.WND
-    SeqNum retransmit_armed_una;    // SND.UNA when the retransmission timer was armed
     std::uint32_t total_retransmits = 0;
 
     SeqNum fin_seq;  // our FIN's sequence number, once the application asked for it
@@ -108,6 +111,6 @@ struct Tcb {
 
 // bench/scale's target is 256 bytes of engine state per idle connection, index included (8 bytes
 // of buckets per connection): a field added here must pay for itself.
-static_assert(sizeof(Tcb) <= 232, "the TCB outgrew its memory budget");
+static_assert(sizeof(Tcb) <= 248, "the TCB outgrew its memory budget");
 
 }  // namespace sluice::tcp

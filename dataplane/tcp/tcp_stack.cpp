@@ -49,6 +49,11 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
         ++our_wscale_;
     next_ephemeral_ = static_cast<std::uint16_t>(
         kEphemeralFirst + isn_.keyed_hash(flow::FourTuple{}) % kEphemeralCount);
+    // A whole receive window of segments of 512 bytes or more: nothing inside the window is
+    // dropped for want of room unless the peer sends smaller ones.
+    max_out_of_order_ = config.max_out_of_order_segments != 0
+                            ? config.max_out_of_order_segments
+                            : std::max<std::uint32_t>(config.receive_buffer / 512, 64);
 }
 
 TcpStack::~TcpStack() {
@@ -87,7 +92,9 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->ts_recent_time = {};
     t->ts_offset = static_cast<std::uint32_t>(isn_.keyed_hash(tuple) >> 32);
     t->rtt = RttEstimator(config_.initial_rto);
-    t->cwnd = t->ssthresh = 0;
+    t->cc = congestion::Controller{};
+    t->cc.algorithm = config_.congestion;
+    t->in_recovery = t->rto_recovery = t->una_advanced = false;
     t->dupacks = t->retries = 0;
     t->total_retransmits = 0;
     t->timer.owner = slot;
@@ -96,6 +103,7 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->handler = nullptr;
     t->user_data = nullptr;
     t->snd_una = isn_.generate(tuple, clock_.now());  // the ISS (Tcb::iss())
+    t->recover = t->snd_una;
     ++by_state_[static_cast<std::size_t>(TcpState::Closed)];
     return t;
 }
@@ -179,13 +187,11 @@ void TcpStack::apply_syn_options(Tcb& t, const wire::TcpHeader& th) {
         t.ts_recent = o.timestamps->value;
         t.ts_recent_time = Stamp32<std::chrono::seconds>::at(clock_.now());
     }
-    t.sack_ok = o.sack_permitted;
+    t.sack_ok = o.sack_permitted && config_.sack;
     const std::uint16_t mss = std::min(peer_mss, our_mss_);
     // The payload per segment leaves room for the options every segment carries.
     t.snd_mss = static_cast<std::uint16_t>(std::max(mss - (t.ts_ok ? 12 : 0), 64));
-    // RFC 6928: an initial window of ten segments; RFC 5681 3.1: ssthresh starts arbitrarily high.
-    t.cwnd = 10u * t.snd_mss;
-    t.ssthresh = UINT32_MAX;
+    t.cc.start(t.cc.algorithm, t.snd_mss);
 }
 
 std::uint16_t TcpStack::pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t port) {
@@ -405,8 +411,8 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.send_queue_bytes = t.send_queue.size();
     i.receive_queue_bytes = t.receive_queue.readable();
     i.bytes_in_flight = t.bytes_in_flight();
-    i.cwnd = t.cwnd;
-    i.ssthresh = t.ssthresh;
+    i.cwnd = t.cc.cwnd;
+    i.ssthresh = t.cc.ssthresh;
     i.send_window = t.snd_wnd;
     i.mss = t.snd_mss;
     i.srtt = t.rtt.srtt();

@@ -131,19 +131,50 @@ class TcpStack final : public TransportReceiver {
                               std::uint32_t payload_length);
     void segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
     void segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mbuf* payload);
-    bool process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length);
-    void process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
-    void process_fin(Tcb& t);
     bool timewait_allows_new_syn(const Tcb& t, const wire::TcpHeader& th) const;
     bool paws_rejects(Tcb& t, const wire::TcpHeader& th);
     void update_ts_recent(Tcb& t, const wire::TcpHeader& th);
     void send_challenge_ack(Tcb& t);
 
+    // ack_processing.cpp: the sender's half of the fifth step, one function per thing an ACK tells
+    bool process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length);
+    bool ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th);
+    void handshake_rtt(Tcb& t, const wire::TcpHeader& th);
+    std::uint32_t sack_arrived(Tcb& t, const wire::TcpHeader& th);
+    bool new_data_acked(Tcb& t, const wire::TcpHeader& th);
+    void take_rtt_sample(Tcb& t, const wire::TcpHeader& th);
+    bool is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
+                          std::uint32_t payload_length, std::uint32_t newly_sacked) const;
+    void update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window);
+
+    // loss_recovery.cpp: fast retransmit, NewReno and SACK recovery (docs/loss-recovery.md)
+    void duplicate_ack(Tcb& t);
+    void enter_recovery(Tcb& t);
+    void partial_ack(Tcb& t);
+    void end_recovery(Tcb& t);
+    // In recovery: resends lost ranges while the pipe has room; returns the pipe (RFC 6675 4).
+    std::uint32_t recovery_send(Tcb& t);
+    void retransmit_first(Tcb& t);
+    void retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length);
+    void count_retransmission(Tcb& t);
+    SendQueue::Assessment assess_scoreboard(Tcb& t);
+    std::uint32_t lost_retransmission_after_us(const Tcb& t) const;
+    std::uint32_t now_us() const;
+
+    // receiver.cpp: the receiver's half: text, FIN, and the SACK blocks we send
+    bool process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
+    void process_fin(Tcb& t);
+    void note_out_of_order(const Tcb& t, SeqNum seq);
+    void note_duplicate(const Tcb& t, SeqNum left, SeqNum right);
+    void fill_sack_blocks(const Tcb& t, wire::TcpOptions& o, std::uint32_t option_room);
+
     // output.cpp: everything that leaves
     void output(Tcb& t);
     void send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
                       std::uint32_t payload_length);
-    void send_ack(Tcb& t) { send_segment(t, t.snd_nxt, wire::tcp_flag::kAck, 0, 0); }
+    // A plain ACK carries SND.MAX, as FreeBSD's do: after a timeout SND.NXT goes back to SND.UNA,
+    // and a peer that has received past it discards a segment numbered there as old.
+    void send_ack(Tcb& t) { send_segment(t, t.snd_max, wire::tcp_flag::kAck, 0, 0); }
     void send_syn(Tcb& t);
     void send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, bool with_ack);
     void schedule_ack(Tcb& t, bool immediately);
@@ -181,6 +212,21 @@ class TcpStack final : public TransportReceiver {
     std::uint16_t next_ephemeral_ = 0;
     PortArrangements* arrangements_ = nullptr;
     std::array<std::uint32_t, kTcpStateCount> by_state_{};
+    // Out-of-order segments a connection may hold (TcpConfig::max_out_of_order_segments, resolved).
+    std::uint32_t max_out_of_order_ = 0;
+    // The segment that last arrived out of order, for the first SACK block (RFC 2018 4), and a
+    // duplicate to report as a D-SACK (RFC 2883): both go out with the ACK the same segment
+    // makes us send at once, so one per worker is enough, and no TCB carries them.
+    struct RecentSegment {
+        std::uint32_t slot = UINT32_MAX;
+        std::uint32_t generation = 0;
+        SeqNum seq;
+    } recent_out_of_order_;
+    struct DuplicateRange {
+        std::uint32_t slot = UINT32_MAX;
+        std::uint32_t generation = 0;
+        SeqNum left, right;
+    } pending_dsack_;
     // RFC 5961 7: a per-second budget of challenge ACKs.
     Nanos challenge_window_start_{0};
     std::uint32_t challenge_acks_in_window_ = 0;

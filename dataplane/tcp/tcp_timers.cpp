@@ -49,11 +49,9 @@ void TcpStack::rearm_timer(Tcb& t) {
     if (handshaking || t.bytes_in_flight() > 0) {
         // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
         // ACK takes SND.UNA forward; left alone otherwise.
-        if (t.timer.armed() && t.timer_kind == TimerKind::Retransmit &&
-            t.retransmit_armed_una == t.snd_una) {
+        if (t.timer.armed() && t.timer_kind == TimerKind::Retransmit && !t.una_advanced)
             return;
-        }
-        t.retransmit_armed_una = t.snd_una;
+        t.una_advanced = false;
         arm(TimerKind::Retransmit, now + t.rtt.rto(rto_bounds_));
         return;
     }
@@ -127,22 +125,30 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
     // rule: nothing retransmitted is timed.
     t.rtt.back_off();
     t.rtt_timing = false;
-    counters_.tcp_retransmitted_segments += 1;
-    t.total_retransmits += 1;
     if (handshaking) {
+        count_retransmission(t);
         send_syn(t);
     } else {
-        // RFC 5681 3.1 (eq. 4) and its loss window of one segment; go back to SND.UNA.
-        t.ssthresh = std::max(t.bytes_in_flight() / 2, 2u * t.snd_mss);
-        t.cwnd = t.snd_mss;
+        // RFC 5681 3.1 (eq. 4) and its loss window of one segment, through the controller; go
+        // back to SND.UNA (output() counts what it sends again as retransmissions). RFC 6675 5.1:
+        // the scoreboard is forgotten, and RFC 6582 4.1: no fast retransmit until the data
+        // outstanding now is acknowledged. The window was cut once for this episode already when
+        // recovery or an earlier timeout began: then only cwnd goes back to one segment (as
+        // Linux's tcp_enter_loss() does), or each backed-off timeout would cut ssthresh again.
+        if (t.in_recovery || t.rto_recovery) {
+            t.cc.cwnd = t.snd_mss;
+        } else {
+            t.cc.on_retransmit_timeout(t.bytes_in_flight(), t.snd_mss, clock_.now());
+        }
+        t.in_recovery = false;
+        t.rto_recovery = true;
+        t.recover = t.snd_max;
         t.dupacks = 0;
+        t.send_queue.clear_marks();
         t.snd_nxt = t.snd_una;
-        // output() counts its first segment as a retransmission again; undo the double count.
-        counters_.tcp_retransmitted_segments -= 1;
-        t.total_retransmits -= 1;
         output(t);
     }
-    t.retransmit_armed_una = t.snd_una;
+    t.una_advanced = false;
     t.timer_kind = TimerKind::Retransmit;
     wheel_.schedule(t.timer, clock_.now() + t.rtt.rto(rto_bounds_));
 }

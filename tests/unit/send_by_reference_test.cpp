@@ -55,7 +55,7 @@ TEST_F(SendByReference, ARetransmissionGoesByReferenceOnceTheDeviceHasLetGo) {
     const auto data = pattern(1000);
     ASSERT_TRUE(c.send(data).has_value());
     EXPECT_EQ(expect_one().payload, data);  // take() frees the frame, as a device does
-    advance(1s);
+    advance(c.info()->rto);
     const Sent again = expect_one();
     EXPECT_EQ(again.seq(), our_seq);
     EXPECT_EQ(again.payload, data);
@@ -71,7 +71,7 @@ TEST_F(SendByReference, AFrameTheDeviceStillHoldsIsNeverWrittenAgain) {
     ASSERT_EQ(held.size(), 1u);
     const auto before = bytes_of(held[0]);
 
-    advance(1s);  // the retransmission timer fires while the device still has the first frame
+    advance(c.info()->rto);  // the retransmission timer fires while the device still has the first frame
     const Sent again = expect_one();
     EXPECT_EQ(again.seq(), our_seq);
     EXPECT_EQ(again.payload, data);

@@ -518,14 +518,17 @@ TEST_F(TcpBehaviour, ZeroWindowProbesBackOffThenDataFlowsWhenItReopens) {
 
 // --- retransmission timer (RFC 6298) ---
 
-TEST_F(TcpBehaviour, RetransmissionTimeoutStartsAtOneSecondAndDoubles) {
+// RFC 6298 2.2: the handshake is the first RTT sample. Here it took no time, so the RTO is the
+// floor (200 ms, Linux's), not the 1 s meant for a connection with no sample (2.1); it doubles on
+// every expiry (5.5).
+TEST_F(TcpBehaviour, TheHandshakeSetsTheFirstRetransmissionTimeoutWhichDoubles) {
     auto c = establish_passive(mss_option(1460));
-    EXPECT_EQ(info_of(c).srtt, Nanos{0}) << "no RTT sample yet";
-    EXPECT_EQ(info_of(c).rto, 1s) << "RFC 6298 2.1";
+    EXPECT_GT(info_of(c).srtt, Nanos{0}) << "the handshake was timed";
+    EXPECT_EQ(info_of(c).rto, 200ms);
     const auto data = pattern(100);
     ASSERT_TRUE(c.send(data).has_value());
     EXPECT_EQ(expect_one().payload, data);
-    for (const Nanos rto : {1000ms, 2000ms, 4000ms}) {
+    for (const Nanos rto : {200ms, 400ms, 800ms, 1600ms}) {
         advance(rto - 1ms);
         expect_none();
         advance(1ms);
@@ -533,23 +536,61 @@ TEST_F(TcpBehaviour, RetransmissionTimeoutStartsAtOneSecondAndDoubles) {
         EXPECT_EQ(again.seq(), our_seq) << rto.count();
         EXPECT_EQ(again.payload, data);
     }
-    EXPECT_EQ(counters_.tcp_retransmitted_segments, 3u);
-    EXPECT_EQ(counters_.tcp_timeouts, 3u);
-    EXPECT_EQ(info_of(c).retransmits, 3u);
+    EXPECT_EQ(counters_.tcp_retransmitted_segments, 4u);
+    EXPECT_EQ(counters_.tcp_timeouts, 4u);
+    EXPECT_EQ(info_of(c).retransmits, 4u);
+}
+
+// A handshake 120 ms long: SRTT 120 ms, RTTVAR 60 ms, RTO 120 + 4 * 60 = 360 ms (RFC 6298 2.2).
+TEST_F(TcpBehaviour, AHandshakeRoundTripIsTheFirstSample) {
+    inject(Seg{.flags = kSyn, .seq = peer_seq, .options = mss_option(1460)});
+    const Sent synack = expect_one();
+    advance(120ms);
+    peer_seq += 1;
+    our_seq = synack.seq() + 1;
+    inject(Seg{.seq = peer_seq, .ack = our_seq});
+    ASSERT_FALSE(handler_.accepted.empty());
+    const auto c = handler_.accepted.back();
+    EXPECT_EQ(info_of(c).srtt, 120ms);
+    EXPECT_EQ(info_of(c).rto, 360ms);
+}
+
+// RFC 6298 5.7: a handshake that needed a retransmission gives no sample (Karn), and data then
+// starts with an RTO of 3 s, doubling as ever.
+TEST_F(TcpBehaviour, AfterARetransmittedSynAckDataStartsWithThreeSeconds) {
+    inject(Seg{.flags = kSyn, .seq = peer_seq, .options = mss_option(1460)});
+    const Sent synack = expect_one();
+    advance(1s);
+    EXPECT_TRUE(expect_one().has(kSyn)) << "the SYN-ACK again";
+    peer_seq += 1;
+    our_seq = synack.seq() + 1;
+    inject(Seg{.seq = peer_seq, .ack = our_seq});
+    ASSERT_FALSE(handler_.accepted.empty());
+    auto c = handler_.accepted.back();
+    EXPECT_EQ(info_of(c).srtt, Nanos{0});
+    EXPECT_EQ(info_of(c).rto, 3s);
+    ASSERT_TRUE(c.send(pattern(100)).has_value());
+    take();
+    advance(3s - 1ms);
+    expect_none();
+    advance(1ms);
+    EXPECT_EQ(expect_one().seq(), our_seq);
+    EXPECT_EQ(info_of(c).rto, 6s);
 }
 
 // RFC 6298 5.3: an ACK of new data restarts the timer (TimerWheel::postpone moves the deadline).
 TEST_F(TcpBehaviour, AnAckOfNewDataRestartsTheRetransmissionTimer) {
     auto c = establish_passive(mss_option(100));
+    ASSERT_EQ(info_of(c).rto, 200ms);
     ASSERT_TRUE(c.send(pattern(200)).has_value());
     ASSERT_EQ(take().size(), 2u) << "two segments of 100 bytes";
-    advance(700ms);
+    advance(150ms);
     peer_acks(our_seq + 100);
-    // One sample of 700 ms: SRTT 700 ms, RTTVAR 350 ms, RTO 700 + 4 * 350 = 2100 ms (RFC 6298 2.2).
-    EXPECT_EQ(info_of(c).rto, 2100ms);
-    advance(300ms);
-    expect_none();  // 1 s after the send: the timer no longer counts from there
-    advance(1799ms);
+    // A sample of 150 ms after the handshake's (about 0): RTO still the 200 ms floor, from now.
+    EXPECT_EQ(info_of(c).rto, 200ms);
+    advance(100ms);
+    expect_none();  // 250 ms after the send: the timer no longer counts from there
+    advance(99ms);
     expect_none();
     advance(1ms);
     const Sent again = expect_one();
@@ -559,22 +600,26 @@ TEST_F(TcpBehaviour, AnAckOfNewDataRestartsTheRetransmissionTimer) {
 
 TEST_F(TcpBehaviour, KarnsRuleNoRttSampleFromARetransmittedSegment) {
     auto c = establish_passive(mss_option(1460));
+    const Nanos handshake = info_of(c).srtt;
     ASSERT_TRUE(c.send(pattern(100)).has_value());
     take();
-    advance(1s);
+    advance(info_of(c).rto);
     ASSERT_EQ(expect_one().seq(), our_seq);  // the retransmission
     advance(20ms);
     peer_acks(our_seq + 100);
     our_seq += 100;
     EXPECT_EQ(info_of(c).bytes_in_flight, 0u);
-    EXPECT_EQ(info_of(c).srtt, Nanos{0}) << "Karn: an ACK for retransmitted data is ambiguous";
+    EXPECT_EQ(info_of(c).srtt, handshake) << "Karn: an ACK for retransmitted data is ambiguous";
 
-    // A clean exchange is measured.
+    // A clean exchange is measured: SRTT moves an eighth of the way to 30 ms (RFC 6298 2.3).
     ASSERT_TRUE(c.send(pattern(100)).has_value());
     take();
     advance(30ms);
     peer_acks(our_seq + 100);
-    EXPECT_EQ(info_of(c).srtt, 30ms);
+    const auto expected = (7 * std::chrono::duration_cast<std::chrono::microseconds>(handshake) +
+                           std::chrono::microseconds(30ms)) /
+                          8;
+    EXPECT_EQ(info_of(c).srtt, expected);
 }
 
 TEST_F(TcpBehaviour, SynRetransmissionBacksOffThenTimesOut) {

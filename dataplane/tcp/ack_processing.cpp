@@ -1,0 +1,228 @@
+// The sender's half of RFC 9293 3.10.7.4's fifth step: what an acknowledgment tells, one function
+// per thing it can tell (gVisor's snd.go handleRcvdSegment and its helpers are the model):
+// SACK blocks, new data acknowledged (with its RTT sample), a duplicate ACK, the send window.
+// What to do about a loss is loss_recovery.cpp's; how the window reacts is congestion/'s.
+#include <algorithm>
+
+#include "dataplane/tcp/tcp_stack.hpp"
+
+namespace sluice::tcp {
+
+using namespace wire::tcp_flag;
+
+// Step five. Returns false when the segment is to be dropped (or the connection ended).
+bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length) {
+    const std::uint32_t generation = t.generation;
+    if (t.state == TcpState::SynReceived && !ack_completes_passive_open(t, th))
+        return false;
+    if (!alive(t, generation))
+        return false;
+
+    // RFC 5961 5.2: an ACK for what was never sent, or older than any window we could have had,
+    // is answered with an ACK and dropped.
+    if (th.ack > t.snd_max) {
+        counters_.drop(DropReason::TcpBadAck);
+        send_ack(t);
+        return false;
+    }
+    if (th.ack < t.snd_una - t.max_snd_wnd) {
+        counters_.drop(DropReason::TcpBadAck);
+        send_challenge_ack(t);
+        return false;
+    }
+
+    const std::uint32_t window = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
+    const std::uint32_t newly_sacked = t.sack_ok ? sack_arrived(t, th) : 0;
+    bool notify_writable = false;
+    if (th.ack > t.snd_una) {
+        notify_writable = new_data_acked(t, th);
+    } else if (is_duplicate_ack(t, th, window, payload_length, newly_sacked)) {
+        duplicate_ack(t);
+    }
+    update_send_window(t, th, window);
+    if (notify_writable) {
+        t.want_writable = false;
+        if (t.handler != nullptr && !t.app_closed)
+            t.handler->on_writable(handle_of(t));
+        if (!alive(t, generation))
+            return false;
+    }
+
+    switch (t.state) {
+        case TcpState::FinWait1:
+            if (t.fin_acked())
+                set_state(t, TcpState::FinWait2);
+            break;
+        case TcpState::Closing:
+            if (t.fin_acked()) {
+                enter_time_wait(t);
+                return false;
+            }
+            break;
+        case TcpState::LastAck:
+            if (t.fin_acked()) {
+                finish(t, api::CloseReason::Closed);
+                return false;
+            }
+            break;
+        default:
+            break;
+    }
+    rearm_timer(t);
+    return true;
+}
+
+// SYN-RECEIVED: the ACK of our SYN-ACK completes a passive open (or a simultaneous one).
+bool TcpStack::ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th) {
+    const std::uint32_t generation = t.generation;
+    if (!(th.ack > t.snd_una && th.ack <= t.snd_max)) {
+        counters_.drop(DropReason::TcpBadAck);
+        send_reset(t.tuple, th.ack, SeqNum(0), /*with_ack=*/false);
+        return false;
+    }
+    t.snd_wnd = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
+    t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
+    t.snd_wl1 = th.seq;
+    t.snd_wl2 = th.ack;
+    handshake_rtt(t, th);
+    t.snd_una = th.ack;
+    t.una_advanced = true;
+    t.retries = 0;
+    const bool closing = t.fin_queued;
+    set_state(t, closing ? TcpState::FinWait1 : TcpState::Established);
+    rearm_timer(t);
+    if (t.passive && t.handler == nullptr) {
+        Listener* l = find_listener(t.tuple.local_port);
+        api::ConnectionHandler* h = l != nullptr ? l->handler->on_accept(handle_of(t)) : nullptr;
+        if (!alive(t, generation))
+            return false;
+        if (h == nullptr) {
+            abort(t);
+            return false;
+        }
+        t.handler = h;
+        h->on_connected(handle_of(t));
+        if (!alive(t, generation))
+            return false;
+    }
+    if (closing)
+        output(t);  // the FIN that waited for the handshake
+    return alive(t, generation);
+}
+
+// RFC 6298 2.2: the handshake's round trip (timed by send_syn, never from a retransmitted SYN or
+// SYN-ACK) is the first sample, so that the first data RTO is not the 1 s meant for none. 5.7:
+// when the handshake needed a retransmission and gave no sample, data starts with 3 s.
+void TcpStack::handshake_rtt(Tcb& t, const wire::TcpHeader& th) {
+    if (t.rtt_timing && th.ack > t.rtt_seq) {
+        t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
+    } else if (t.retries > 0 && !t.rtt.has_sample()) {
+        t.rtt = RttEstimator(std::max<Nanos>(config_.initial_rto, std::chrono::seconds(3)));
+    }
+    t.rtt_timing = false;
+}
+
+// RFC 2018 and RFC 2883: the peer's SACK blocks, validated, marked on the send queue. Returns
+// the bytes newly SACKed. Each block costs one walk of the queue from the block's start, and at
+// most four are read, so an ACK's work is bounded by the send buffer whatever its blocks say.
+std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
+    const wire::TcpOptions& o = th.options;
+    if (o.sack_block_count == 0)
+        return 0;
+    counters_.tcp_sack_blocks_received += o.sack_block_count;
+    const auto sent_data = std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una),
+                                    t.send_queue.size());
+    // SND.UNA as this ACK moves it: blocks are judged against what will still be outstanding.
+    const SeqNum una = seq_max(t.snd_una, th.ack);
+    std::uint32_t newly = 0;
+    for (std::uint8_t i = 0; i < o.sack_block_count; ++i) {
+        const wire::SackBlock& b = o.sack_blocks[i];
+        // RFC 2883 4: a first block below the cumulative ACK, or inside the second block, reports
+        // a duplicate segment: a D-SACK, not a hole.
+        const bool below_ack = b.right <= th.ack;
+        const bool inside_second = i == 0 && o.sack_block_count > 1 &&
+                                   o.sack_blocks[1].left <= b.left &&
+                                   b.right <= o.sack_blocks[1].right;
+        if (b.left < b.right && i == 0 && (below_ack || inside_second)) {
+            counters_.tcp_dsack_received += 1;
+            continue;
+        }
+        // Reversed, empty, below SND.UNA, or past what we sent: ignored, and counted (an attacker
+        // or a broken middlebox; Linux's 2019 SACK CVEs are the warning against trusting them).
+        if (!(b.left < b.right) || b.left < una || b.right > t.snd_una + sent_data) {
+            counters_.tcp_sack_blocks_invalid += 1;
+            continue;
+        }
+        newly += t.send_queue.mark_sacked(static_cast<std::uint32_t>(b.left - t.snd_una),
+                                          static_cast<std::uint32_t>(b.right - t.snd_una));
+    }
+    return newly;
+}
+
+// SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
+bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
+    const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
+    take_rtt_sample(t, th);
+    // The FIN takes a sequence number but no byte of the queue.
+    const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
+    t.send_queue.consume(data_acked);
+    t.snd_una = th.ack;
+    t.una_advanced = true;
+    if (t.snd_nxt < t.snd_una)
+        t.snd_nxt = t.snd_una;
+    t.retries = 0;
+    counters_.tcp_bytes_sent += data_acked;
+    if (t.rto_recovery && t.snd_una >= t.recover)
+        t.rto_recovery = false;
+    if (t.in_recovery) {
+        if (t.snd_una >= t.recover) {
+            end_recovery(t);
+        } else {
+            partial_ack(t);
+        }
+    } else {
+        t.dupacks = 0;
+        t.cc.on_ack(congestion::AckSample{data_acked, t.snd_mss, clock_.now(), t.rtt.srtt()});
+    }
+    // Told by process_ack, once the window is updated: the application's answer is to send, and
+    // output() must not see the new SND.UNA with the old window (that sends past the peer's
+    // right edge whenever its window shrinks relative to the data acknowledged).
+    return t.want_writable && send_space(t) > 0 && !t.fin_queued;
+}
+
+// RTT: from the echoed timestamp (RFC 7323 4.1), else from the timed segment (Karn's rule).
+void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
+    if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
+        const auto ms = static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
+        if (ms >= 0)
+            t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
+    } else if (t.rtt_timing && th.ack > t.rtt_seq) {
+        t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
+        t.rtt_timing = false;
+    }
+}
+
+// RFC 5681 2: a duplicate ACK acknowledges nothing new while data is outstanding, carries no
+// data and no FIN, and leaves the window as it was. RFC 6675 2 counts one more kind: an ACK that
+// SACKs data not SACKed before tells just as surely that a segment left the network, whatever
+// else it carries (a data segment of a two-way exchange, a window that opened).
+bool TcpStack::is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
+                                std::uint32_t payload_length, std::uint32_t newly_sacked) const {
+    if (th.ack != t.snd_una || t.bytes_in_flight() == 0)
+        return false;
+    if (newly_sacked > 0)
+        return true;
+    return payload_length == 0 && !th.has(kFin) && window == t.snd_wnd;
+}
+
+// RFC 9293 3.10.7.4: the window comes from the newest segment only.
+void TcpStack::update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window) {
+    if (t.snd_wl1 < th.seq || (t.snd_wl1 == th.seq && t.snd_wl2 <= th.ack)) {
+        t.snd_wnd = window;
+        t.max_snd_wnd = std::max(t.max_snd_wnd, window);
+        t.snd_wl1 = th.seq;
+        t.snd_wl2 = th.ack;
+    }
+}
+
+}  // namespace sluice::tcp

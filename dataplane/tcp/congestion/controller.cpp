@@ -1,0 +1,91 @@
+#include "dataplane/tcp/congestion/controller.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "dataplane/tcp/congestion/cubic.hpp"
+#include "dataplane/tcp/congestion/new_reno.hpp"
+
+namespace sluice::tcp::congestion {
+
+std::string_view algorithm_name(Algorithm a) {
+    switch (a) {
+        case Algorithm::NewReno:
+            return "newreno";
+        case Algorithm::Cubic:
+            return "cubic";
+    }
+    return "?";
+}
+
+std::optional<Algorithm> parse_algorithm(std::string_view name) {
+    if (name == "newreno")
+        return Algorithm::NewReno;
+    if (name == "cubic")
+        return Algorithm::Cubic;
+    return std::nullopt;
+}
+
+void Controller::start(Algorithm a, std::uint32_t mss) {
+    algorithm = a;
+    cwnd = 10U * mss;
+    ssthresh = std::numeric_limits<std::uint32_t>::max();
+    w_max = w_est = 0;
+    k_ms = 0;
+}
+
+void Controller::on_ack(const AckSample& s) {
+    if (cwnd < ssthresh) {
+        // RFC 5681 3.1 slow start, counted in bytes acknowledged (RFC 3465) rather than ACKs:
+        // receivers that ACK a burst at a time (Linux's GRO, our burst_acks.hpp) send one ACK
+        // for up to 45 segments. Slow start stops at ssthresh, as Linux's tcp_slow_start() does.
+        cwnd = static_cast<std::uint32_t>(
+            std::min<std::uint64_t>(std::uint64_t{cwnd} + s.bytes_acked, ssthresh));
+        return;
+    }
+    switch (algorithm) {
+        case Algorithm::NewReno:
+            new_reno::on_ack(cwnd, s.bytes_acked, s.mss);
+            break;
+        case Algorithm::Cubic:
+            cubic::on_ack(*this, s.bytes_acked, s.mss, s.now, s.srtt);
+            break;
+    }
+}
+
+void Controller::on_loss(std::uint32_t flight_size, std::uint32_t mss, Nanos /*now*/) {
+    switch (algorithm) {
+        case Algorithm::NewReno:
+            ssthresh = new_reno::ssthresh_after_loss(flight_size, mss);
+            break;
+        case Algorithm::Cubic:
+            // RFC 9438 4.6 reduces from cwnd; a window the application did not fill (flight below
+            // cwnd) is no measure of the path, so the smaller of the two is used, as Linux does.
+            cubic::on_congestion(*this, std::min(cwnd, std::max(flight_size, mss)), mss);
+            break;
+    }
+    cwnd = ssthresh;
+}
+
+void Controller::on_retransmit_timeout(std::uint32_t flight_size, std::uint32_t mss, Nanos now) {
+    on_loss(flight_size, mss, now);
+    cwnd = mss;  // RFC 5681 3.1: the loss window
+}
+
+void Controller::on_recovery_end(std::uint32_t flight_size, std::uint32_t mss) {
+    // RFC 6582 3.2 step 3, option (1): min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    cwnd = std::min(ssthresh, std::max(flight_size, mss) + mss);
+}
+
+void Controller::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+    cwnd = std::max(cwnd, prior_cwnd);
+    ssthresh = std::max(ssthresh, prior_ssthresh);
+    w_est = 0;
+}
+
+std::uint64_t Controller::pacing_rate(Nanos /*srtt*/) const {
+    // Neither NewReno nor CUBIC paces here; a rate-based algorithm (BBR) would return one.
+    return 0;
+}
+
+}  // namespace sluice::tcp::congestion

@@ -1,0 +1,70 @@
+// The congestion-control seam: one interface, one small state per connection, the algorithm
+// chosen per connection. The sender (ack_processing.cpp, loss_recovery.cpp, tcp_timers.cpp) says
+// what happened (bytes acknowledged, a loss detected, a retransmission timeout, recovery over)
+// and reads the window; it never names an algorithm. smoltcp's `Controller` trait is the model:
+// an enum over the algorithms rather than virtual calls, so that the state lives inside the TCB
+// and the dispatch is a switch the compiler sees through.
+//
+// Windows are in bytes. Adding an algorithm (DCTCP, BBR) is a new file beside new_reno and cubic,
+// an enumerator, its state in AlgorithmState, and a case in each function of controller.cpp.
+//
+// Not thread-safe: part of one connection on one worker.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "dataplane/timers/clock.hpp"
+
+namespace sluice::tcp::congestion {
+
+enum class Algorithm : std::uint8_t { NewReno, Cubic };
+
+inline constexpr Algorithm kDefaultAlgorithm = Algorithm::Cubic;
+
+std::string_view algorithm_name(Algorithm a);
+// "newreno" or "cubic"; nothing for anything else.
+std::optional<Algorithm> parse_algorithm(std::string_view name);
+
+// What an acknowledgment of new data tells the controller.
+struct AckSample {
+    std::uint32_t bytes_acked = 0;  // newly acknowledged, cumulatively (RFC 3465 byte counting)
+    std::uint32_t mss = 0;          // SMSS
+    Nanos now{0};
+    Nanos srtt{0};  // 0 while there is no sample
+};
+
+// cwnd, ssthresh and the algorithms' own state: 24 bytes in every TCB.
+struct Controller {
+    std::uint32_t cwnd = 0;
+    std::uint32_t ssthresh = 0;
+    // CUBIC (cubic.hpp): the window at the last congestion event (bytes; 0: none yet), the
+    // Reno-friendly estimate W_est (bytes; 0: no avoidance epoch open), when the epoch began, and
+    // K in milliseconds (at most 65.5 s: a K that long needs a window of half a gigabyte).
+    std::uint32_t w_max = 0;
+    std::uint32_t w_est = 0;
+    Stamp32<std::chrono::milliseconds> epoch_start;
+    std::uint16_t k_ms = 0;
+    Algorithm algorithm = kDefaultAlgorithm;
+
+    // A new connection's window (RFC 6928: ten segments; RFC 5681 3.1: ssthresh arbitrarily high).
+    void start(Algorithm a, std::uint32_t mss);
+    // New data acknowledged outside loss recovery: slow start below ssthresh, else the
+    // algorithm's congestion avoidance.
+    void on_ack(const AckSample& s);
+    // A loss detected by duplicate ACKs, SACK or RACK: the multiplicative decrease. Sets ssthresh
+    // and the window recovery starts from (RFC 5681 3.2 step 2, RFC 9438 4.6).
+    void on_loss(std::uint32_t flight_size, std::uint32_t mss, Nanos now);
+    // The retransmission timer fired: ssthresh as for a loss, cwnd the loss window of one
+    // segment (RFC 5681 3.1 eq. 4 and the text after it).
+    void on_retransmit_timeout(std::uint32_t flight_size, std::uint32_t mss, Nanos now);
+    // Recovery is over (a full ACK, RFC 6582 3.2 step 3): deflate to ssthresh.
+    void on_recovery_end(std::uint32_t flight_size, std::uint32_t mss);
+    // A retransmission turned out to be spurious (F-RTO, RFC 5682, or D-SACK): undo the decrease.
+    void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh);
+    // Bytes per second to pace at; 0 when the algorithm sends at line rate within cwnd.
+    std::uint64_t pacing_rate(Nanos srtt) const;
+};
+
+}  // namespace sluice::tcp::congestion
