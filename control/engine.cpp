@@ -116,6 +116,9 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         wc.tcp.send_buffer = options.send_buffer;
         wc.tcp.receive_buffer = options.receive_buffer;
         wc.tcp.initial_rto = options.initial_rto;
+        wc.tcp.congestion = options.congestion;
+        wc.tcp.sack = options.sack;
+        wc.tcp.max_out_of_order_segments = options.out_of_order_segments;
         wc.device_rss = engine->rss_ ? &*engine->rss_ : nullptr;
         auto worker = Worker::create(wc, engine->pool_, engine->clock_);
         if (!worker)
@@ -164,7 +167,10 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         // The client runs on worker 0, started before the worker runs and then polled by it, so
         // nothing else ever touches that worker's stack.
         engine->client_ = std::make_unique<services::ClientFleet>(
-            options.client_bytes, options.client_connections, options.client_parallel);
+            options.client_bytes,
+            options.client_expect_echo ? std::optional<std::uint64_t>(options.client_bytes)
+                                       : options.client_expect,
+            options.client_connections, options.client_parallel);
         Worker& first = *engine->workers_.front();
         if (auto st =
                 engine->client_->start(first.tcp(), *options.connect_ip, options.connect_port);

@@ -206,6 +206,32 @@ Refusal set_receive_buffer(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_congestion(EngineOptions& o, const std::string& value) {
+    const auto v = tcp::congestion::parse_algorithm(value);
+    if (!v)
+        return "expected newreno or cubic";
+    o.congestion = *v;
+    return std::nullopt;
+}
+
+Refusal set_sack(EngineOptions& o, const std::string& value) {
+    const auto v = parse_yes_no(value);
+    if (!v)
+        return "expected yes or no";
+    o.sack = *v;
+    return std::nullopt;
+}
+
+// 0 means a whole receive window's worth; the upper bound keeps one connection from holding
+// more mbufs than a large pool has.
+Refusal set_out_of_order_segments(EngineOptions& o, const std::string& value) {
+    const auto v = parse_int<std::uint32_t>(value, 0, 1u << 20);
+    if (!v)
+        return "expected segments from 0 (a whole receive window) to 1048576";
+    o.out_of_order_segments = *v;
+    return std::nullopt;
+}
+
 // Within the RTO's own bounds: 200 ms (Linux's minimum) to 60 s (RFC 6298 2.5).
 Refusal set_initial_rto(EngineOptions& o, const std::string& value) {
     const auto v = parse_int<std::uint32_t>(value, 200, 60000);
@@ -332,6 +358,20 @@ Refusal set_client_bytes(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_client_expect(EngineOptions& o, const std::string& value) {
+    if (value == "echo" || value == "any") {
+        o.client_expect_echo = value == "echo";
+        o.client_expect.reset();
+        return std::nullopt;
+    }
+    const auto v = parse_pattern_bytes(value);
+    if (!v)
+        return "expected echo, any, or bytes from 0 to 1099511627776";
+    o.client_expect_echo = false;
+    o.client_expect = *v;
+    return std::nullopt;
+}
+
 Refusal set_client_connections(EngineOptions& o, const std::string& value) {
     const auto v = parse_int<std::uint32_t>(value, 1, 10000000);
     if (!v)
@@ -376,6 +416,9 @@ constexpr std::array kSettings = {
     Setting{"--send-buffer", "tcp", "send-buffer", "", set_send_buffer},
     Setting{"--receive-buffer", "tcp", "receive-buffer", "", set_receive_buffer},
     Setting{"--initial-rto", "tcp", "initial-rto", "", set_initial_rto},
+    Setting{"--congestion", "tcp", "congestion", "", set_congestion},
+    Setting{"--no-sack", "tcp", "sack", "no", set_sack},
+    Setting{"--ooo-segments", "tcp", "out-of-order-segments", "", set_out_of_order_segments},
     Setting{"--ephemeral-ports", "tcp", "ephemeral-ports", "", set_ephemeral_ports},
     Setting{"--steering", "tcp", "steering", "", set_steering},
     Setting{"--serve", "services", "serve", "", add_service, clear_services},
@@ -383,6 +426,7 @@ constexpr std::array kSettings = {
     Setting{"--source-bytes", "services", "source-bytes", "", set_source_bytes},
     Setting{"--connect", "client", "connect", "", set_connect},
     Setting{"--client-bytes", "client", "bytes", "", set_client_bytes},
+    Setting{"--client-expect", "client", "expect", "", set_client_expect},
     Setting{"--client-connections", "client", "connections", "", set_client_connections},
     Setting{"--client-parallel", "client", "parallel", "", set_client_parallel},
 };
@@ -500,6 +544,8 @@ TCP services and client:
   --connect IP:PORT       connect there, send --client-bytes of the test pattern, half-close, read
                           to the end and check it; stop when done (exit status 0 when all was right)
   --client-bytes BYTES    what the client sends (default 1048576)
+  --client-expect WHAT    what each connection must receive back: echo (as many bytes as it
+                          sent, default), a number of bytes, or any
   --client-connections N  run the client N times, each a new connection and ephemeral port
                           (1-10000000, default 1); success needs every one to succeed
   --client-parallel P     at most P of those connections at once (1-65536, default 1)
@@ -514,6 +560,11 @@ TCP settings:
                           (4096-67108864, default 262144)
   --initial-rto MS        retransmission timeout before the first RTT sample, in milliseconds
                           (200-60000, default 1000)
+  --congestion ALGO       congestion control for every connection: cubic (RFC 9438, default) or
+                          newreno (RFC 5681, 6582)
+  --no-sack               neither offer nor accept selective acknowledgments (RFC 2018)
+  --ooo-segments N        out-of-order segments held per connection (0-1048576; default 0: a
+                          whole receive window's worth, receive buffer / 512)
   --ephemeral-ports LO-HI local ports for connections the engine opens (within 1024-65535, at
                           least 64 ports, default 49152-65535)
   --steering MODE         how segments find their worker: auto (RSS where the NIC can), rss or

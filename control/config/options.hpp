@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/net/tcp_checksums.hpp"
+#include "dataplane/tcp/congestion/controller.hpp"
 #include "dataplane/util/result.hpp"
 #include "dataplane/wire/addresses.hpp"
 
@@ -65,6 +66,10 @@ struct EngineOptions {
     std::optional<wire::Ipv4Address> connect_ip;
     std::uint16_t connect_port = 0;
     std::uint64_t client_bytes = 1 << 20;
+    // What each connection must receive back: as many as it sent (an echo, the default), a
+    // number of bytes, or anything (--client-expect echo|BYTES|any).
+    bool client_expect_echo = true;
+    std::optional<std::uint64_t> client_expect;
     std::uint32_t client_connections = 1;  // one after another, --client-parallel at a time
     std::uint32_t client_parallel = 1;
 
@@ -75,6 +80,9 @@ struct EngineOptions {
     std::uint32_t send_buffer = 256 * 1024;       // bytes per connection
     std::uint32_t receive_buffer = 256 * 1024;    // bytes per connection
     std::chrono::milliseconds initial_rto{1000};  // RFC 6298 2.1
+    tcp::congestion::Algorithm congestion = tcp::congestion::kDefaultAlgorithm;
+    bool sack = true;                              // RFC 2018
+    std::uint32_t out_of_order_segments = 0;       // per connection; 0: a whole receive window
     PortRange ephemeral_ports{49152, 65535};      // RFC 6335 6
     Steering steering = Steering::Auto;
 };

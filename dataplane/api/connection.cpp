@@ -112,6 +112,12 @@ Status<Errno> Connection::set_keepalive(bool on) {
     return {};
 }
 
+Status<Errno> Connection::set_congestion(tcp::congestion::Algorithm algorithm) {
+    SLUICE_TCB_OR(Unexpected{ENOTCONN});
+    t->cc.switch_to(algorithm);
+    return {};
+}
+
 Result<ConnectionInfo, Errno> Connection::info() const {
     SLUICE_TCB_OR(Unexpected{ENOTCONN});
     return stack_->info(*t);

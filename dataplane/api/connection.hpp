@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/flow/four_tuple.hpp"
+#include "dataplane/tcp/congestion/controller.hpp"
 #include "dataplane/tcp/state.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/util/result.hpp"
@@ -52,6 +53,9 @@ struct ConnectionInfo {
     Nanos rttvar;
     Nanos rto;
     std::uint32_t retransmits;
+    tcp::congestion::Algorithm congestion;
+    bool sack;         // both ends agreed to selective acknowledgments (RFC 2018)
+    bool in_recovery;  // fast recovery after a loss (RFC 6582, RFC 6675)
 };
 
 class Connection {
@@ -88,6 +92,9 @@ class Connection {
     void abort();
     Status<Errno> set_nodelay(bool on);
     Status<Errno> set_keepalive(bool on);
+    // This connection's congestion control from now on (the engine's --congestion otherwise).
+    // The window carries over; the new algorithm's own state starts afresh.
+    Status<Errno> set_congestion(tcp::congestion::Algorithm algorithm);
     Result<ConnectionInfo, Errno> info() const;
     void set_user_data(void* p);
     void* user_data() const;

@@ -4,12 +4,13 @@
 
 namespace sluice::services {
 
-ClientFleet::ClientFleet(std::uint64_t bytes_each, std::uint32_t connections,
+ClientFleet::ClientFleet(std::uint64_t bytes_each, std::optional<std::uint64_t> expected_back,
+                         std::uint32_t connections,
                          std::uint32_t parallel)
     : bytes_each_(bytes_each), parallel_(parallel == 0 ? 1 : parallel) {
     clients_.reserve(connections);
     for (std::uint32_t i = 0; i < connections; ++i) {
-        clients_.push_back(std::make_unique<PatternClient>(bytes_each));
+        clients_.push_back(std::make_unique<PatternClient>(bytes_each, expected_back));
     }
     running_.reserve(parallel_);
 }

@@ -18,7 +18,9 @@ namespace sluice::services {
 
 class ClientFleet {
   public:
-    ClientFleet(std::uint64_t bytes_each, std::uint32_t connections, std::uint32_t parallel);
+    // `expected_back`: what each should receive (PatternClient); none: any number.
+    ClientFleet(std::uint64_t bytes_each, std::optional<std::uint64_t> expected_back,
+                std::uint32_t connections, std::uint32_t parallel);
 
     // Opens the first ones; on the worker that owns `tcp`, or before it runs.
     Status<api::Errno> start(tcp::TcpStack& tcp, wire::Ipv4Address ip, std::uint16_t port);

@@ -49,12 +49,14 @@ void PatternClient::on_closed(api::Connection, api::CloseReason reason) {
 
 bool PatternClient::succeeded() const {
     return finished() && connected_ && reason_ == api::CloseReason::Closed && sent_ == bytes_ &&
-           !corrupt_;
+           !corrupt_ && (!expected_ || received_ == *expected_);
 }
 
 std::string PatternClient::summary() const {
     std::string s = "client: sent " + std::to_string(sent_) + " of " + std::to_string(bytes_) +
                     " bytes, received " + std::to_string(received_) + " bytes";
+    if (expected_ && received_ != *expected_)
+        s += " (SHORT: expected " + std::to_string(*expected_) + ")";
     s += corrupt_ ? ", CORRUPT (not the pattern)" : ", all as sent";
     s += ", connection ";
     s += connected_ ? std::string(api::close_reason_name(reason_)) : "never established";

@@ -1,11 +1,14 @@
 // The engine's own client: connects to ip:port, sends N bytes of the pattern, closes its sending
 // side (half-close), reads until the peer's FIN, and checks what came back byte by byte against
 // the pattern. Against an echo server that proves the data made the round trip intact; against a
-// server that only reads, it proves the half-close in the other direction.
+// server that only reads, it proves the half-close in the other direction. Success needs every
+// byte sent, every byte received matching the pattern, and as many received as expected: by
+// default as many as were sent (an echo), so that a transfer cut short never passes.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dataplane/api/connection.hpp"
@@ -15,7 +18,9 @@ namespace sluice::services {
 
 class PatternClient final : public api::ConnectionHandler {
 public:
-    explicit PatternClient(std::uint64_t bytes) : bytes_(bytes) {}
+    // `expected`: the bytes the peer should send back; none: any number.
+    PatternClient(std::uint64_t bytes, std::optional<std::uint64_t> expected)
+        : bytes_(bytes), expected_(expected) {}
 
     // On the worker that owns `tcp` (or before it runs).
     Status<api::Errno> start(tcp::TcpStack& tcp, wire::Ipv4Address ip, std::uint16_t port);
@@ -35,6 +40,7 @@ private:
     void fill(api::Connection c);
 
     std::uint64_t bytes_;
+    std::optional<std::uint64_t> expected_;
     std::uint64_t sent_ = 0;
     std::uint64_t received_ = 0;
     bool corrupt_ = false;

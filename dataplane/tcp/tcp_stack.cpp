@@ -419,6 +419,9 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.rttvar = t.rtt.rttvar();
     i.rto = t.rtt.rto(rto_bounds_);
     i.retransmits = t.total_retransmits;
+    i.congestion = t.cc.algorithm;
+    i.sack = t.sack_ok;
+    i.in_recovery = t.in_recovery;
     return i;
 }
 

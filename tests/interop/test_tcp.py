@@ -339,7 +339,8 @@ def test_engine_client_reads_after_its_own_fin(lab):
     server = start_server(lab, REPLY_AFTER_EOF_SERVER,
                           {"ip": lab.peer_ip, "port": SERVER_PORT, "accept_timeout": 60,
                            "reply": reply})
-    lab.start_engine(["--connect", f"{lab.peer_ip}:{SERVER_PORT}", "--client-bytes", str(n)])
+    lab.start_engine(["--connect", f"{lab.peer_ip}:{SERVER_PORT}", "--client-bytes", str(n),
+                      "--client-expect", str(reply)])
     status = lab.wait_engine_exit(timeout=PEER_TIMEOUT)
     r = server_result(server)
     assert status == 0, f"engine exited {status}\n{lab.output()}"

@@ -103,6 +103,9 @@ keepalive = yes
 send-buffer = 65536
 receive-buffer = 1048576
 initial-rto = 300
+congestion = newreno
+sack = no
+out-of-order-segments = 300
 ephemeral-ports = 20000-20063
 steering = software
 
@@ -115,6 +118,7 @@ source-bytes = 99
 [client]
 connect = 192.168.0.5:9
 bytes = 12345
+expect = 777
 connections = 2000
 parallel = 50
 )";
@@ -147,6 +151,9 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->send_buffer, 65536u);
     EXPECT_EQ(r->receive_buffer, 1048576u);
     EXPECT_EQ(r->initial_rto.count(), 300);
+    EXPECT_EQ(r->congestion, tcp::congestion::Algorithm::NewReno);
+    EXPECT_FALSE(r->sack);
+    EXPECT_EQ(r->out_of_order_segments, 300u);
     EXPECT_EQ(r->ephemeral_ports.low, 20000);
     EXPECT_EQ(r->ephemeral_ports.high, 20063);
     EXPECT_EQ(r->steering, Steering::Software);
@@ -160,6 +167,8 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->connect_ip, wire::Ipv4Address::from_octets(192, 168, 0, 5));
     EXPECT_EQ(r->connect_port, 9);
     EXPECT_EQ(r->client_bytes, 12345u);
+    EXPECT_FALSE(r->client_expect_echo);
+    EXPECT_EQ(r->client_expect, 777u);
     EXPECT_EQ(r->client_connections, 2000u);
     EXPECT_EQ(r->client_parallel, 50u);
 

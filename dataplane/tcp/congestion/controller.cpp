@@ -34,6 +34,12 @@ void Controller::start(Algorithm a, std::uint32_t mss) {
     k_ms = 0;
 }
 
+void Controller::switch_to(Algorithm a) {
+    algorithm = a;
+    w_max = w_est = 0;
+    k_ms = 0;
+}
+
 void Controller::on_ack(const AckSample& s) {
     if (cwnd < ssthresh) {
         // RFC 5681 3.1 slow start, counted in bytes acknowledged (RFC 3465) rather than ACKs:

@@ -50,6 +50,8 @@ struct Controller {
 
     // A new connection's window (RFC 6928: ten segments; RFC 5681 3.1: ssthresh arbitrarily high).
     void start(Algorithm a, std::uint32_t mss);
+    // Another algorithm from now on: the window carries over, its own state starts afresh.
+    void switch_to(Algorithm a);
     // New data acknowledged outside loss recovery: slow start below ssthresh, else the
     // algorithm's congestion avoidance.
     void on_ack(const AckSample& s);
