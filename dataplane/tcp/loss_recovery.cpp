@@ -32,8 +32,10 @@ std::uint32_t TcpStack::lost_retransmission_after_us(const Tcb& t) const {
 SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
     const auto sent = std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una),
                                t.send_queue.size());
-    return t.send_queue.assess(sent, (kDupThresh - 1U) * t.snd_mss, now_us(),
-                               lost_retransmission_after_us(t));
+    const SendQueue::Assessment a = t.send_queue.assess(
+        sent, (kDupThresh - 1U) * t.snd_mss, now_us(), lost_retransmission_after_us(t));
+    counters_.tcp_lost_retransmissions += a.lost_again;
+    return a;
 }
 
 void TcpStack::duplicate_ack(Tcb& t) {

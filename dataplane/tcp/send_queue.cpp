@@ -306,6 +306,7 @@ SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_b
                 now_us - e.sent_us > retransmit_after_us) {
                 // The retransmission was lost too: data sent after it has arrived.
                 e.marks &= static_cast<std::uint8_t>(~kRetransmitted);
+                a.lost_again += 1;
             }
             if (!lost)
                 a.pipe += length;
