@@ -45,6 +45,7 @@ namespace sluice {
     X(tcp_sack_blocks_sent)                                                   \
     X(tcp_dsack_sent)                                                         \
     X(tcp_lost_retransmissions)                                               \
+    X(tcp_tail_loss_probes)                                                   \
     X(tcp_fin_held_out_of_order)                                              \
     X(tcp_active_opens)                                                       \
     X(tcp_passive_opens)                                                      \

@@ -171,6 +171,7 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
     if (t.snd_nxt < t.snd_una)
         t.snd_nxt = t.snd_una;
     t.retries = 0;
+    t.probe_sent = false;
     counters_.tcp_bytes_sent += data_acked;
     if (t.rto_recovery && t.snd_una >= t.recover)
         t.rto_recovery = false;

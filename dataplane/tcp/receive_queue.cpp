@@ -71,11 +71,27 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
 
     // Out of order: place it in the sorted list, cut to the gaps between what is held. The bound is
     // checked first, so a refused segment never costs data already held.
-    if (out_of_order_segments() >= max_ooo) {
+    HeldListEntry list = held_list();
+    if (list.count >= max_ooo) {
         free_one(segment);
         out.dropped = true;
         return out;
     }
+    // Beyond everything held, the usual case while a sender fills the window past a hole: O(1).
+    if (list.last != nullptr && seq_of(list.last) + list.last->data_len <= seq) {
+        if (fin_follows(list.last)) {  // nothing comes after a FIN
+            free_one(segment);
+            out.dropped = true;
+            return out;
+        }
+        list.last->next = segment;
+        ooo_bytes_ += segment->data_len;
+        set_held_list({segment, list.count + 1});
+        out.held = true;
+        return out;
+    }
+    // Elsewhere: a walk from the first held segment, as long as the hole is far from RCV.NXT (a
+    // retransmission usually fills the first hole, near the front).
     rte_mbuf** link = &ooo_head_;
     while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq &&
            !(fin_follows(*link) && seq_of(*link) + (*link)->data_len == seq &&
@@ -110,6 +126,7 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         const SeqNum covered_end = seq_of(covered) + covered->data_len;
         *link = covered->next;
         ooo_bytes_ -= covered->data_len;
+        list.count -= 1;
         free_one(covered);
         if (covered_fin) {
             trim_back(segment, static_cast<std::uint32_t>(end - covered_end));
@@ -125,12 +142,28 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
     segment->next = *link;
     *link = segment;
     ooo_bytes_ += segment->data_len;
+    if (segment->next == nullptr)
+        list.last = segment;
+    set_held_list({list.last, list.count + 1});
     out.held = true;
     return out;
 }
 
+HeldListEntry ReceiveQueue::held_list() const {
+    if (ooo_head_ == nullptr)
+        return {nullptr, 0};
+    return queue_field(ooo_head_).held;
+}
+
+void ReceiveQueue::set_held_list(HeldListEntry e) {
+    if (ooo_head_ != nullptr)
+        queue_field(ooo_head_).held = e;
+}
+
 SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
+    HeldListEntry list = held_list();
     while (ooo_head_ != nullptr && seq_of(ooo_head_) <= rcv_nxt) {
+        list.count -= 1;
         rte_mbuf* m = ooo_head_;
         ooo_head_ = m->next;
         ooo_bytes_ -= m->data_len;
@@ -161,6 +194,7 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
             ooo_head_ = next;
         }
     }
+    set_held_list(list);  // the new first mbuf, if any, carries it now
     return rcv_nxt;
 }
 
@@ -206,10 +240,7 @@ std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) c
 }
 
 std::uint32_t ReceiveQueue::out_of_order_segments() const {
-    std::uint32_t n = 0;
-    for (const rte_mbuf* m = ooo_head_; m != nullptr; m = m->next)
-        ++n;
-    return n;
+    return held_list().count;
 }
 
 rte_mbuf* ReceiveQueue::pop() {

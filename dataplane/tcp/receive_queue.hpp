@@ -10,6 +10,7 @@
 
 #include <rte_mbuf.h>
 
+#include "dataplane/tcp/queue_field.hpp"
 #include "dataplane/tcp/seq.hpp"
 
 namespace sluice::tcp {
@@ -30,7 +31,7 @@ class ReceiveQueue {
     // In-order bytes waiting for the application.
     std::uint32_t readable() const { return in_order_bytes_; }
     bool has_out_of_order() const { return ooo_head_ != nullptr; }
-    // Counted by walking them (at most the configured bound): not kept, to keep the TCB small.
+    // Held out of order (kept in the first held mbuf's queue field, queue_field.hpp).
     std::uint32_t out_of_order_segments() const;
     std::uint32_t out_of_order_bytes() const { return ooo_bytes_; }
 
@@ -68,6 +69,10 @@ class ReceiveQueue {
   private:
     void append_in_order(rte_mbuf* m);
     SeqNum drain_held(SeqNum rcv_nxt, bool& fin_reached);
+    // The held list's last mbuf and length, kept in its first mbuf: read before a change, and
+    // written back to whichever mbuf is first after it.
+    HeldListEntry held_list() const;
+    void set_held_list(HeldListEntry e);
     static SeqNum seq_of(const rte_mbuf* m) { return SeqNum(m->hash.usr); }
     // A held segment after whose last byte the peer's FIN comes: marked in the second word of
     // the mbuf's hash (its RSS hash, read long before), so that the TCB needs no field for it.

@@ -3,22 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
-#include <rte_errno.h>
-#include <rte_mbuf_dyn.h>
-
 namespace sluice::tcp {
 
 namespace {
 
-// The queue's bookkeeping for one mbuf, in the mbuf's dynamic field area.
-struct Entry {
-    rte_mbuf* next;
-    std::uint16_t payload_offset;  // from buf_addr
-    std::uint16_t payload_length;
-    std::uint32_t sent_us;  // when its bytes last left (a microsecond stamp)
-    bool fillable;          // ours alone and direct: later appends may write after the payload
-    std::uint8_t marks;     // Mark bits: the SACK scoreboard
-};
+SendEntry& entry(rte_mbuf* m) {
+    return queue_field(m).send;
+}
 
 enum Mark : std::uint8_t {
     kSacked = 1,         // the peer holds it (RFC 2018)
@@ -30,32 +21,14 @@ bool later(std::uint32_t a, std::uint32_t b) {
     return static_cast<std::int32_t>(a - b) > 0;
 }
 
-int g_entry_field = -1;
-
-Entry& entry(rte_mbuf* m) {
-    return *RTE_MBUF_DYNFIELD(m, g_entry_field, Entry*);
-}
-
 bool exclusive(const rte_mbuf* m) {
     return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
 }
 
 }  // namespace
 
-Status<std::string> SendQueue::register_mbuf_field() {
-    static const rte_mbuf_dynfield kDescription = {"sluice_send_queue_entry", sizeof(Entry),
-                                                   alignof(Entry), 0};
-    const int offset = rte_mbuf_dynfield_register(&kDescription);
-    if (offset < 0) {
-        return Unexpected{std::string("cannot register the send queue's mbuf field: ") +
-                          rte_strerror(rte_errno)};
-    }
-    g_entry_field = offset;
-    return {};
-}
-
 void SendQueue::link(rte_mbuf* segment, bool fillable) {
-    Entry& e = entry(segment);
+    SendEntry& e = entry(segment);
     e.next = nullptr;
     e.payload_offset = segment->data_off;
     e.payload_length = segment->data_len;
@@ -82,7 +55,7 @@ std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint3
     // Fill the tail up to a chunk first, so that small writes do not each cost an mbuf. Safe even
     // while a device holds a frame of it: that frame ends where the payload ended then.
     if (tail_ != nullptr && wanted > 0 && entry(tail_).fillable) {
-        Entry& e = entry(tail_);
+        SendEntry& e = entry(tail_);
         const std::uint32_t end = e.payload_offset + e.payload_length;
         const std::uint32_t space = std::min<std::uint32_t>(
             tail_->buf_len - end, chunk > e.payload_length ? chunk - e.payload_length : 0);
@@ -150,7 +123,7 @@ void SendQueue::consume(std::uint32_t n) {
     n = std::min(n, bytes_);
     const std::uint32_t consumed = n;
     while (n > 0) {
-        Entry& e = entry(head_);
+        SendEntry& e = entry(head_);
         if (e.payload_length <= n) {
             n -= e.payload_length;
             bytes_ -= e.payload_length;
@@ -207,7 +180,7 @@ rte_mbuf* SendQueue::frame(std::uint32_t offset, std::uint32_t length, std::uint
     rte_mbuf* m = locate(offset, start);
     if (m == nullptr || offset != start || !exclusive(m))
         return nullptr;
-    const Entry& e = entry(m);
+    const SendEntry& e = entry(m);
     if (length > e.payload_length || e.payload_offset < headroom)
         return nullptr;
     // Nobody else holds it, so its frame fields are ours to set; no atomic needed to count the
@@ -226,7 +199,7 @@ void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* 
     std::uint32_t start = 0;
     rte_mbuf* m = locate(offset, start);
     while (length > 0 && m != nullptr) {
-        const Entry& e = entry(m);
+        const SendEntry& e = entry(m);
         cursor_ = m;
         cursor_offset_ = start;
         const std::uint32_t within = offset - start;
@@ -244,7 +217,7 @@ void SendQueue::note_sent(std::uint32_t offset, std::uint32_t length, std::uint3
                           bool retransmission) {
     std::uint32_t start = 0;
     for (rte_mbuf* m = locate(offset, start); m != nullptr && start < offset + length;) {
-        Entry& e = entry(m);
+        SendEntry& e = entry(m);
         e.sent_us = now_us;
         if (retransmission)
             e.marks |= kRetransmitted;
@@ -257,7 +230,7 @@ std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end) {
     std::uint32_t start = 0;
     std::uint32_t newly = 0;
     for (rte_mbuf* m = locate(begin, start); m != nullptr && start < end;) {
-        Entry& e = entry(m);
+        SendEntry& e = entry(m);
         const std::uint32_t stop = start + e.payload_length;
         if (start >= begin && stop <= end && (e.marks & kSacked) == 0) {
             e.marks |= kSacked;
@@ -282,7 +255,7 @@ SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_b
     bool any_sacked = false;
     std::uint32_t start = 0;
     for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
-        const Entry& e = entry(m);
+        const SendEntry& e = entry(m);
         if (e.marks & kSacked) {
             a.sacked += e.payload_length;
             if (!any_sacked || later(e.sent_us, latest_sacked_us))
@@ -295,7 +268,7 @@ SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_b
     std::uint32_t sacked_so_far = 0;
     start = 0;
     for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
-        Entry& e = entry(m);
+        SendEntry& e = entry(m);
         const std::uint32_t length = std::min<std::uint32_t>(e.payload_length, sent - start);
         if (e.marks & kSacked) {
             sacked_so_far += e.payload_length;

@@ -19,16 +19,13 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "dataplane/tcp/queue_field.hpp"
 #include "dataplane/util/result.hpp"
 
 namespace sluice::tcp {
 
 class SendQueue {
   public:
-    // Registers the dynamic mbuf field the queue keeps its bookkeeping in; once per process,
-    // before any queue is used (TcpStack::create calls it). Idempotent.
-    static Status<std::string> register_mbuf_field();
-
     SendQueue() = default;
     SendQueue(const SendQueue&) = delete;
     SendQueue& operator=(const SendQueue&) = delete;

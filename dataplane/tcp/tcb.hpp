@@ -17,7 +17,16 @@
 namespace sluice::tcp {
 
 // What the connection's one retransmission-class timer is doing now (only one applies at a time).
-enum class TimerKind : std::uint8_t { None, Retransmit, Persist, Keepalive, FinWait2, TimeWait };
+// TailLossProbe stands in for Retransmit while a probe may still save a timeout (RFC 8985 7).
+enum class TimerKind : std::uint8_t {
+    None,
+    Retransmit,
+    TailLossProbe,
+    Persist,
+    Keepalive,
+    FinWait2,
+    TimeWait
+};
 
 // Ten million of these must fit in memory (bench/scale), so fields are ordered to leave no holes,
 // times are 32-bit stamps, and the RTO bounds and the delayed ACK live in the stack, not here; a
@@ -63,6 +72,7 @@ struct Tcb {
     bool in_recovery : 1 = false;    // fast recovery (RFC 6582, RFC 6675) until SND.UNA >= recover
     bool rto_recovery : 1 = false;   // go-back-N after a timeout, until SND.UNA >= recover
     bool una_advanced : 1 = false;   // SND.UNA moved since the retransmission timer was armed
+    bool probe_sent : 1 = false;     // a tail loss probe is out, unanswered (RFC 8985 7)
 
     std::uint8_t dupacks = 0;
     std::uint8_t retries = 0;      // consecutive expiries of the current timer

@@ -19,7 +19,7 @@ constexpr std::uint32_t kDelayedAckQueueLimit = 65536;
 Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(
     const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
     const Clock& clock, const std::string& name, const flow::RssModel* device_rss) {
-    if (auto registered = SendQueue::register_mbuf_field(); !registered)
+    if (auto registered = register_queue_field(); !registered)
         return Unexpected{registered.error()};
     std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
     auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
@@ -94,7 +94,7 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->rtt = RttEstimator(config_.initial_rto);
     t->cc = congestion::Controller{};
     t->cc.algorithm = config_.congestion;
-    t->in_recovery = t->rto_recovery = t->una_advanced = false;
+    t->in_recovery = t->rto_recovery = t->una_advanced = t->probe_sent = false;
     t->dupacks = t->retries = 0;
     t->total_retransmits = 0;
     t->timer.owner = slot;

@@ -190,6 +190,8 @@ class TcpStack final : public TransportReceiver {
     void on_timer(TimerEntry& e);
     void on_delayed_ack(const DelayedAckQueue::Entry& e);
     void on_retransmit_timeout(Tcb& t);
+    Nanos probe_timeout(const Tcb& t) const;
+    void on_probe_timeout(Tcb& t);
     void on_persist_timeout(Tcb& t);
     void on_keepalive_timeout(Tcb& t);
     void enter_time_wait(Tcb& t);

@@ -49,10 +49,17 @@ void TcpStack::rearm_timer(Tcb& t) {
     if (handshaking || t.bytes_in_flight() > 0) {
         // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
         // ACK takes SND.UNA forward; left alone otherwise.
-        if (t.timer.armed() && t.timer_kind == TimerKind::Retransmit && !t.una_advanced)
+        const bool retransmission_armed = t.timer_kind == TimerKind::Retransmit ||
+                                          t.timer_kind == TimerKind::TailLossProbe;
+        if (t.timer.armed() && retransmission_armed && !t.una_advanced)
             return;
         t.una_advanced = false;
-        arm(TimerKind::Retransmit, now + t.rtt.rto(rto_bounds_));
+        const Nanos rto = t.rtt.rto(rto_bounds_);
+        if (const Nanos pto = probe_timeout(t); !handshaking && pto < rto) {
+            arm(TimerKind::TailLossProbe, now + pto);
+        } else {
+            arm(TimerKind::Retransmit, now + rto);
+        }
         return;
     }
     if (t.unsent() > 0 && t.snd_wnd == 0) {
@@ -90,6 +97,9 @@ void TcpStack::on_timer(TimerEntry& e) {
     switch (t.timer_kind) {
         case TimerKind::Retransmit:
             on_retransmit_timeout(t);
+            break;
+        case TimerKind::TailLossProbe:
+            on_probe_timeout(t);
             break;
         case TimerKind::Persist:
             on_persist_timeout(t);
@@ -147,6 +157,47 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         t.send_queue.clear_marks();
         t.snd_nxt = t.snd_una;
         output(t);
+    }
+    t.una_advanced = false;
+    t.timer_kind = TimerKind::Retransmit;
+    wheel_.schedule(t.timer, clock_.now() + t.rtt.rto(rto_bounds_));
+}
+
+// RFC 8985 7.2: a probe timeout of two smoothed RTTs, plus the peer's worst delayed ACK when one
+// segment is all that is out (its ACK may be held back); only with SACK, outside recovery, one
+// probe per tail, and never later than the RTO. Nanos::max() when no probe applies.
+Nanos TcpStack::probe_timeout(const Tcb& t) const {
+    if (!t.sack_ok || t.in_recovery || t.rto_recovery || t.probe_sent || !t.rtt.has_sample() ||
+        t.rtt.backoff() > 0) {
+        return Nanos::max();
+    }
+    const Nanos srtt = t.rtt.srtt();
+    Nanos pto = 2 * srtt;
+    if (t.bytes_in_flight() <= t.snd_mss)
+        pto = std::max(pto, srtt + srtt / 2 + std::chrono::milliseconds(200));
+    return std::max<Nanos>(pto, std::chrono::milliseconds(10));
+}
+
+// RFC 8985 7.3: send one new segment if the windows allow, else the last segment again, so that
+// the peer's ACK (with SACK blocks) reveals a lost tail and fast recovery repairs it instead of a
+// timeout. Then the retransmission timer takes over.
+void TcpStack::on_probe_timeout(Tcb& t) {
+    counters_.tcp_tail_loss_probes += 1;
+    t.probe_sent = true;
+    const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+    const bool new_data_fits = t.unsent() > 0 && t.snd_wnd > sent;
+    if (new_data_fits) {
+        output(t);  // within the peer's window; the probe may exceed cwnd (7.3)
+    } else {
+        const std::uint32_t data =
+            std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
+        if (data > 0) {
+            const std::uint32_t length = std::min<std::uint32_t>(t.snd_mss, data);
+            retransmit_range(t, data - length, length);
+        } else if (t.fin_sent() && !t.fin_acked()) {
+            send_segment(t, t.fin_seq, wire::tcp_flag::kFin | wire::tcp_flag::kAck, 0, 0);
+            count_retransmission(t);
+        }
     }
     t.una_advanced = false;
     t.timer_kind = TimerKind::Retransmit;
