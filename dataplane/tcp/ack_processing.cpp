@@ -204,15 +204,17 @@ void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
 }
 
 // RFC 5681 2: a duplicate ACK acknowledges nothing new while data is outstanding, carries no
-// data and no FIN, and leaves the window as it was. RFC 6675 2 counts one more kind: an ACK that
-// SACKs data not SACKed before tells just as surely that a segment left the network, whatever
-// else it carries (a data segment of a two-way exchange, a window that opened).
+// data and no FIN, and leaves the window as it was. RFC 6675 2 decides by SACK instead when the
+// ACK carries blocks: it is a duplicate when it SACKs data not SACKed before, which tells just
+// as surely that a segment left the network whatever else it carries (a data segment of a
+// two-way exchange, a window that opened); one whose blocks say nothing new (a D-SACK for a
+// spurious retransmission, RFC 2883) is not.
 bool TcpStack::is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
                                 std::uint32_t payload_length, std::uint32_t newly_sacked) const {
     if (th.ack != t.snd_una || t.bytes_in_flight() == 0)
         return false;
-    if (newly_sacked > 0)
-        return true;
+    if (t.sack_ok && th.options.sack_block_count > 0)
+        return newly_sacked > 0;
     return payload_length == 0 && !th.has(kFin) && window == t.snd_wnd;
 }
 

@@ -60,7 +60,9 @@ void TcpStack::enter_recovery(Tcb& t) {
     // RFC 6582 3.2 step 2 and RFC 6675 5 step 4.
     t.in_recovery = true;
     t.recover = t.snd_max;
-    t.cc.on_loss(t.bytes_in_flight(), t.snd_mss, clock_.now());
+    // RFC 3042 2: segments limited transmit sent beyond cwnd are left out of the FlightSize the
+    // new ssthresh is computed from.
+    t.cc.on_loss(std::min(t.bytes_in_flight(), t.cc.cwnd), t.snd_mss, clock_.now());
     counters_.tcp_recoveries += 1;
     counters_.tcp_fast_retransmits += 1;
     // The first unacknowledged segment goes at once (RFC 5681 3.2 step 3, RFC 6675 5 step 4.3).

@@ -1,6 +1,7 @@
 #include "dataplane/tcp/receive_queue.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <optional>
 
@@ -199,43 +200,47 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
 }
 
 std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) const {
-    std::size_t n = 0;
-    std::size_t recent_index = out.size();
+    if (out.empty())
+        return 0;
+    // One walk, keeping the run holding `recent` and the highest runs in a ring of out.size().
+    constexpr std::size_t kMax = 4;
+    std::array<SackRange, kMax> highest{};
+    const std::size_t room = std::min(out.size(), kMax);
+    std::size_t seen = 0;  // runs found
+    std::optional<SackRange> recent_run;
     std::optional<SackRange> run;
-    bool run_recent = false;
     const auto close_run = [&] {
         if (!run)
             return;
-        if (n < out.size()) {
-            if (run_recent)
-                recent_index = n;
-            out[n++] = *run;
-        } else if (run_recent) {
-            out[out.size() - 1] = *run;  // the most recent block always goes
-            recent_index = out.size() - 1;
-        }
+        if (run->left <= recent && recent < run->right)
+            recent_run = run;
+        else
+            highest[seen++ % room] = *run;
         run.reset();
-        run_recent = false;
     };
     for (const rte_mbuf* m = ooo_head_; m != nullptr; m = m->next) {
-        const SeqNum start = seq_of(m);
-        const SeqNum end = start + m->data_len;
         if (m->data_len == 0)
             continue;  // a FIN alone is not data to SACK
+        const SeqNum start = seq_of(m);
+        const SeqNum end = start + m->data_len;
         if (run && run->right == start) {
             run->right = end;
         } else {
             close_run();
             run = SackRange{start, end};
         }
-        if (start <= recent && recent < end)
-            run_recent = true;
     }
     close_run();
-    // RFC 2018 4: the block holding the most recently received segment comes first.
-    if (recent_index < n && recent_index != 0)
-        std::rotate(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(recent_index),
-                    out.begin() + static_cast<std::ptrdiff_t>(recent_index) + 1);
+    // RFC 2018 4: the block holding the most recently received segment first, then the blocks
+    // reported before it. Those are not remembered (no TCB room); the highest come next, from
+    // the top down, which is the order a sender's segments arrive in and so nearly always the
+    // order they were reported in.
+    std::size_t n = 0;
+    if (recent_run)
+        out[n++] = *recent_run;
+    const std::size_t kept = std::min(seen, room);
+    for (std::size_t i = 0; i < kept && n < out.size(); ++i)
+        out[n++] = highest[(seen - 1 - i) % room];
     return n;
 }
 

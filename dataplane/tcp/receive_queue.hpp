@@ -52,8 +52,8 @@ class ReceiveQueue {
                    bool fin = false);
 
     // The SACK blocks the held data makes (RFC 2018 3): contiguous runs, the one holding
-    // `recent` first (4: the most recently received), then the others from the lowest; at most
-    // out.size(). Returns how many.
+    // `recent` first (4: the most recently received), then the others from the highest down; at
+    // most out.size() (and at most four). Returns how many.
     std::size_t sack_blocks(std::span<SackRange> out, SeqNum recent) const;
 
     // The first in-order buffer, whole, for the caller to own and free (zero-copy read).

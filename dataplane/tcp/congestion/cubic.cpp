@@ -66,7 +66,8 @@ void on_congestion(Controller& c, std::uint32_t cwnd, std::uint32_t mss) {
         c.w_max = cwnd;
     }
     // 4.6: ssthresh = cwnd * beta_cubic, never below two segments (RFC 5681 eq. 4's floor).
-    c.ssthresh = std::max(static_cast<std::uint32_t>(cwnd * kBeta), 2U * mss);
+    // In integers, as 7/10, so that a window of whole segments keeps whole segments.
+    c.ssthresh = std::max(static_cast<std::uint32_t>(std::uint64_t{cwnd} * 7 / 10), 2U * mss);
     c.w_est = 0;  // the next epoch starts when avoidance resumes
 }
 

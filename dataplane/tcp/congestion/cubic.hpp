@@ -16,7 +16,7 @@ struct Controller;
 namespace cubic {
 
 inline constexpr double kC = 0.4;     // 5: C
-inline constexpr double kBeta = 0.7;  // 4.6: beta_cubic
+inline constexpr double kBeta = 0.7;  // 4.6: beta_cubic (7/10 in on_congestion)
 // 4.3: alpha_cubic = 3 (1 - beta) / (1 + beta)
 inline constexpr double kAlpha = 3.0 * (1.0 - kBeta) / (1.0 + kBeta);
 
