@@ -39,6 +39,14 @@ void TcpStack::output(Tcb& t) {
         const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
         const std::uint32_t queued = t.send_queue.size();
         const std::uint32_t unsent = queued > sent ? queued - sent : 0;
+        if (t.sack_ok && t.snd_nxt < t.snd_max) {
+            // Going back after a timeout: what the peer SACKed needs no second trip.
+            const auto behind = static_cast<std::uint32_t>(t.snd_max - t.snd_nxt);
+            if (const std::uint32_t skip = t.send_queue.sacked_at(sent, behind); skip > 0) {
+                t.snd_nxt += skip;
+                continue;
+            }
+        }
         const std::uint32_t by_peer = t.snd_wnd > sent ? t.snd_wnd - sent : 0;
         const std::uint32_t by_network = cwnd > flight ? cwnd - flight : 0;
         const std::uint32_t usable = std::min(by_peer, by_network);

@@ -247,6 +247,25 @@ void SendQueue::clear_marks() {
         entry(m).marks = 0;
 }
 
+void SendQueue::clear_retransmission_marks() {
+    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next)
+        entry(m).marks &= static_cast<std::uint8_t>(~kRetransmitted);
+}
+
+std::uint32_t SendQueue::sacked_at(std::uint32_t offset, std::uint32_t limit) {
+    std::uint32_t start = 0;
+    std::uint32_t run = 0;
+    for (rte_mbuf* m = locate(offset, start); m != nullptr && run < limit; m = entry(m).next) {
+        const SendEntry& e = entry(m);
+        if ((e.marks & kSacked) == 0)
+            break;
+        // The first mbuf may begin before `offset`: only its part from there on counts.
+        run += start < offset ? start + e.payload_length - offset : e.payload_length;
+        start += e.payload_length;
+    }
+    return std::min(run, limit);
+}
+
 SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_bytes,
                                         std::uint32_t now_us, std::uint32_t retransmit_after_us) {
     Assessment a;

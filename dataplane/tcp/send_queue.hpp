@@ -79,8 +79,13 @@ class SendQueue {
     // Marks the mbufs lying wholly inside [begin, end) (offsets from the front) as SACKed;
     // returns the bytes newly marked.
     std::uint32_t mark_sacked(std::uint32_t begin, std::uint32_t end);
-    // Forgets every SACK and retransmission mark (RFC 6675 5.1, after a timeout).
+    // Forgets every SACK and retransmission mark (RFC 2018 8, after timeouts: the receiver may
+    // have reneged), or only the retransmission marks.
     void clear_marks();
+    void clear_retransmission_marks();
+    // The SACKed bytes from `offset` on, whole mbufs, up to `limit`: what going back after a
+    // timeout may step over.
+    std::uint32_t sacked_at(std::uint32_t offset, std::uint32_t limit);
 
     // What the scoreboard says of the first `sent` bytes (RFC 6675 4, IsLost, SetPipe, NextSeg).
     struct Assessment {

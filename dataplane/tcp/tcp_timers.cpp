@@ -140,9 +140,8 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         send_syn(t);
     } else {
         // RFC 5681 3.1 (eq. 4) and its loss window of one segment, through the controller; go
-        // back to SND.UNA (output() counts what it sends again as retransmissions). RFC 6675 5.1:
-        // the scoreboard is forgotten, and RFC 6582 4.1: no fast retransmit until the data
-        // outstanding now is acknowledged. The window was cut once for this episode already when
+        // back to SND.UNA (output() counts what it sends again as retransmissions); RFC 6582 4.1:
+        // no fast retransmit until the data outstanding now is acknowledged. The window was cut once for this episode already when
         // recovery or an earlier timeout began: then only cwnd goes back to one segment (as
         // Linux's tcp_enter_loss() does), or each backed-off timeout would cut ssthresh again.
         if (t.in_recovery || t.rto_recovery) {
@@ -154,7 +153,13 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         t.rto_recovery = true;
         t.recover = t.snd_max;
         t.dupacks = 0;
-        t.send_queue.clear_marks();
+        // Going back, output() steps over what the peer SACKed, as Linux does; after a second
+        // timeout in a row the marks go too, in case the receiver reneged (RFC 2018 8).
+        if (t.retries >= 2) {
+            t.send_queue.clear_marks();
+        } else {
+            t.send_queue.clear_retransmission_marks();
+        }
         t.snd_nxt = t.snd_una;
         output(t);
     }
