@@ -34,12 +34,13 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     const std::uint32_t window = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
     const std::uint32_t newly_sacked = t.sack_ok ? sack_arrived(t, th) : 0;
     bool notify_writable = false;
-    if (th.ack > t.snd_una) {
+    const bool acks_new_data = th.ack > t.snd_una;
+    if (acks_new_data) {
         notify_writable = new_data_acked(t, th);
     } else if (is_duplicate_ack(t, th, window, payload_length, newly_sacked)) {
         duplicate_ack(t);
     }
-    update_send_window(t, th, window);
+    update_send_window(t, th, window, acks_new_data);
     if (notify_writable) {
         t.want_writable = false;
         if (t.handler != nullptr && !t.app_closed)
@@ -218,9 +219,13 @@ bool TcpStack::is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::ui
     return payload_length == 0 && !th.has(kFin) && window == t.snd_wnd;
 }
 
-// RFC 9293 3.10.7.4: the window comes from the newest segment only.
-void TcpStack::update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window) {
-    if (t.snd_wl1 < th.seq || (t.snd_wl1 == th.seq && t.snd_wl2 <= th.ack)) {
+// RFC 9293 3.10.7.4: the window comes from the newest segment only, and, as Linux takes it
+// (tcp_may_update_window()), from any segment whose ACK takes SND.UNA forward. Without that a
+// retransmission from the peer (an older SEG.SEQ with a newer ACK) moves SND.UNA but not the
+// window, and SND.UNA + SND.WND runs past the right edge the peer ever offered.
+void TcpStack::update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
+                                  bool acks_new_data) {
+    if (acks_new_data || t.snd_wl1 < th.seq || (t.snd_wl1 == th.seq && t.snd_wl2 <= th.ack)) {
         t.snd_wnd = window;
         t.max_snd_wnd = std::max(t.max_snd_wnd, window);
         t.snd_wl1 = th.seq;

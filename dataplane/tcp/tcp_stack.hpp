@@ -145,7 +145,8 @@ class TcpStack final : public TransportReceiver {
     void take_rtt_sample(Tcb& t, const wire::TcpHeader& th);
     bool is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
                           std::uint32_t payload_length, std::uint32_t newly_sacked) const;
-    void update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window);
+    void update_send_window(Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
+                            bool acks_new_data);
 
     // loss_recovery.cpp: fast retransmit, NewReno and SACK recovery (docs/loss-recovery.md)
     void duplicate_ack(Tcb& t);
@@ -172,9 +173,15 @@ class TcpStack final : public TransportReceiver {
     void output(Tcb& t);
     void send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
                       std::uint32_t payload_length);
-    // A plain ACK carries SND.MAX, as FreeBSD's do: after a timeout SND.NXT goes back to SND.UNA,
-    // and a peer that has received past it discards a segment numbered there as old.
-    void send_ack(Tcb& t) { send_segment(t, t.snd_max, wire::tcp_flag::kAck, 0, 0); }
+    // A plain ACK carries SND.MAX, as FreeBSD's do (after a timeout SND.NXT goes back to SND.UNA,
+    // and a peer that has received past it discards a segment numbered there as old), but never
+    // more than the right edge of the peer's window, as Linux's tcp_acceptable_seq() does (our
+    // FIN may lie one past it): a number the peer always accepts, since what it has received
+    // lies between SND.UNA and both of those.
+    void send_ack(Tcb& t) { send_segment(t, plain_ack_seq(t), wire::tcp_flag::kAck, 0, 0); }
+    static SeqNum plain_ack_seq(const Tcb& t) {
+        return seq_max(t.snd_una, seq_min(t.snd_max, t.snd_wl2 + t.snd_wnd));
+    }
     void send_syn(Tcb& t);
     void send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, bool with_ack);
     void schedule_ack(Tcb& t, bool immediately);
