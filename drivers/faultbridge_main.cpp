@@ -44,10 +44,13 @@ struct Direction {
               const sluice::drivers::FaultProfile& profile, std::uint32_t capacity)
         : name(n), from(f), to(t), link(profile, capacity) {}
 
-    // One turn: what arrived goes into the link, what the link says is due goes out.
-    void pump(Nanos now) {
+    // One turn: what arrived goes into the link, what the link says is due goes out. The time is
+    // read after the receive burst: read before it, a frame that arrived while the thread was
+    // descheduled in between would be stamped earlier than it came, and leave early.
+    void pump(const sluice::Clock& clock) {
         std::array<rte_mbuf*, kBurst> frames;
         const std::uint16_t n = rte_eth_rx_burst(from, 0, frames.data(), kBurst);
+        const Nanos now = clock.now();
         for (std::uint16_t i = 0; i < n; ++i)
             link.offer(frames[i], now);
         std::size_t due;
@@ -147,11 +150,9 @@ int run(const sluice::drivers::BridgeOptions& options) {
         const sluice::TscClock clock;
         const Nanos end =
             options.duration.count() > 0 ? clock.now() + options.duration : FaultyLink::kNever;
-        Nanos now = clock.now();
-        while (!g_stop.load(std::memory_order_relaxed) && now < end) {
-            now = clock.now();
-            a_to_b.pump(now);
-            b_to_a.pump(now);
+        while (!g_stop.load(std::memory_order_relaxed) && clock.now() < end) {
+            a_to_b.pump(clock);
+            b_to_a.pump(clock);
         }
         std::printf("sluice-faultbridge: stopping\n");
         a_to_b.report(stdout);
