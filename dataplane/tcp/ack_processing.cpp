@@ -196,6 +196,16 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
 void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
     if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
         const auto ms = static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
+        // Karn's rule through the timestamp: after a timeout, an ACK whose echo is older than our
+        // last retransmission answers a duplicate, and its "RTT" is the time its ACKs were lost
+        // (seconds, where the path takes milliseconds; the RTO would grow to match, and a lossy
+        // connection stall behind it). The retransmission went out one RTO before the deadline.
+        if (t.retries > 0 && t.timer.armed() && t.timer_kind == TimerKind::Retransmit) {
+            const Nanos since_retransmission =
+                t.rtt.rto(rto_bounds_) - wheel_.time_left(t.timer) + wheel_.tick();
+            if (std::chrono::milliseconds(ms) > since_retransmission)
+                return;
+        }
         if (ms >= 0)
             t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
     } else if (t.rtt_timing && th.ack > t.rtt_seq) {

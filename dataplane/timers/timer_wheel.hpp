@@ -50,6 +50,9 @@ class TimerWheel {
     template <typename OnExpire>
     void advance(Nanos now, OnExpire&& on_expire);
 
+    // How long until an armed entry fires (zero or less when it is due).
+    Nanos time_left(const TimerEntry& entry) const { return ticks_left(entry) * tick_; }
+
     std::size_t armed_count() const { return armed_; }
     Nanos tick() const { return tick_; }
 
