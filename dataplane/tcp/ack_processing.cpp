@@ -136,6 +136,7 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
     // SND.UNA as this ACK moves it: blocks are judged against what will still be outstanding.
     const SeqNum una = seq_max(t.snd_una, th.ack);
     std::uint32_t newly = 0;
+    std::optional<std::uint32_t> oldest_clean_us;
     for (std::uint8_t i = 0; i < o.sack_block_count; ++i) {
         const wire::SackBlock& b = o.sack_blocks[i];
         // RFC 2883 4: a first block below the cumulative ACK, or inside the second block, reports
@@ -155,7 +156,17 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
             continue;
         }
         newly += t.send_queue.mark_sacked(static_cast<std::uint32_t>(b.left - t.snd_una),
-                                          static_cast<std::uint32_t>(b.right - t.snd_una));
+                                          static_cast<std::uint32_t>(b.right - t.snd_una),
+                                          oldest_clean_us);
+    }
+    // An RTT sample from data SACKed for the first time and never sent twice (Karn's rule
+    // holds), as Linux takes one (tcp_sacktag_write_queue()): during recovery and after a
+    // timeout, when cumulative ACKs and their timestamps say nothing trustworthy, it is what
+    // brings a backed-off RTO back down (RFC 6298 5.7's "new RTT measurement").
+    if (oldest_clean_us) {
+        const std::uint32_t age_us = now_us() - *oldest_clean_us;
+        if (static_cast<std::int32_t>(age_us) >= 0)
+            t.rtt.sample(std::chrono::microseconds(age_us), rto_bounds_);
     }
     return newly;
 }

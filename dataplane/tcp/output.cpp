@@ -81,7 +81,7 @@ void TcpStack::output(Tcb& t) {
         send_segment(t, t.snd_nxt, flags, sent, length);
         // The scoreboard's clock: when each range last left (loss_recovery.cpp).
         if (t.sack_ok)
-            t.send_queue.note_sent(sent, length, now_us(), /*retransmission=*/false);
+            t.send_queue.note_sent(sent, length, now_us(), retransmission);
         t.snd_nxt += length;
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         flight += length;

@@ -226,13 +226,18 @@ void SendQueue::note_sent(std::uint32_t offset, std::uint32_t length, std::uint3
     }
 }
 
-std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end) {
+std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end,
+                                     std::optional<std::uint32_t>& oldest_clean_us) {
     std::uint32_t start = 0;
     std::uint32_t newly = 0;
     for (rte_mbuf* m = locate(begin, start); m != nullptr && start < end;) {
         SendEntry& e = entry(m);
         const std::uint32_t stop = start + e.payload_length;
         if (start >= begin && stop <= end && (e.marks & kSacked) == 0) {
+            if ((e.marks & kRetransmitted) == 0 && e.sent_us != 0 &&
+                (!oldest_clean_us || later(*oldest_clean_us, e.sent_us))) {
+                oldest_clean_us = e.sent_us;
+            }
             e.marks |= kSacked;
             newly += e.payload_length;
         }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -77,8 +78,11 @@ class SendQueue {
     void note_sent(std::uint32_t offset, std::uint32_t length, std::uint32_t now_us,
                    bool retransmission);
     // Marks the mbufs lying wholly inside [begin, end) (offsets from the front) as SACKed;
-    // returns the bytes newly marked.
-    std::uint32_t mark_sacked(std::uint32_t begin, std::uint32_t end);
+    // returns the bytes newly marked. `oldest_clean_us` is lowered to the send time of the
+    // earliest-sent newly SACKed mbuf that was never sent again (an RTT sample Karn's rule
+    // allows), when there is one.
+    std::uint32_t mark_sacked(std::uint32_t begin, std::uint32_t end,
+                              std::optional<std::uint32_t>& oldest_clean_us);
     // Forgets every SACK and retransmission mark (RFC 2018 8, after timeouts: the receiver may
     // have reneged), or only the retransmission marks.
     void clear_marks();
