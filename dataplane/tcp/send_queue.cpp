@@ -248,8 +248,12 @@ std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end,
 }
 
 void SendQueue::clear_marks() {
-    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next)
+    // The send times go too: a block that SACKs these again reports data the peer has had for
+    // long, and its age is no RTT.
+    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next) {
         entry(m).marks = 0;
+        entry(m).sent_us = 0;
+    }
 }
 
 void SendQueue::clear_retransmission_marks() {
