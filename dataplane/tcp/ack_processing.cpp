@@ -147,6 +147,8 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
                                    b.right <= o.sack_blocks[1].right;
         if (b.left < b.right && i == 0 && (below_ack || inside_second)) {
             counters_.tcp_dsack_received += 1;
+            if (below_ack && t.total_retransmits > 0)
+                spurious_retransmission(t);
             continue;
         }
         // Reversed, empty, below SND.UNA, or past what we sent: ignored, and counted (an attacker

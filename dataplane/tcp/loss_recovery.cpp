@@ -10,10 +10,6 @@ namespace sluice::tcp {
 
 using namespace wire::tcp_flag;
 
-namespace {
-// RFC 5681 3.2 and RFC 6675 2: DupThresh.
-constexpr std::uint8_t kDupThresh = 3;
-}  // namespace
 
 std::uint32_t TcpStack::now_us() const {
     return static_cast<std::uint32_t>(
@@ -33,7 +29,7 @@ SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
     const auto sent = std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una),
                                t.send_queue.size());
     const SendQueue::Assessment a = t.send_queue.assess(
-        sent, (kDupThresh - 1U) * t.snd_mss, now_us(), lost_retransmission_after_us(t));
+        sent, (t.cc.reordering - 1U) * t.snd_mss, now_us(), lost_retransmission_after_us(t));
     counters_.tcp_lost_retransmissions += a.lost_again;
     return a;
 }
@@ -48,12 +44,21 @@ void TcpStack::duplicate_ack(Tcb& t) {
         return;
     // RFC 5681 3.2: the third duplicate; RFC 6675 5: or SACKed data far enough above SND.UNA
     // that the first segment is lost, whatever the count.
-    const bool lost = t.dupacks >= kDupThresh || (t.sack_ok && assess_scoreboard(t).any_lost);
+    const bool lost =
+        t.dupacks >= t.cc.reordering || (t.sack_ok && assess_scoreboard(t).any_lost);
     if (lost) {
         enter_recovery(t);
     } else if (t.unsent() > 0) {
         counters_.tcp_limited_transmits += 1;  // RFC 3042: output() may send one more segment
     }
+}
+
+// A D-SACK for data below SND.UNA says a retransmission was not needed: the original arrived,
+// late (RFC 2883 5, RFC 3708). The path reorders; wait for one more segment's worth of evidence
+// before calling a hole lost next time, as Linux raises tp->reordering.
+void TcpStack::spurious_retransmission(Tcb& t) {
+    if (t.cc.reordering < congestion::Controller::kMaxReordering)
+        t.cc.reordering += 1;
 }
 
 void TcpStack::enter_recovery(Tcb& t) {

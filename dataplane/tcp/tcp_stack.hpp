@@ -151,6 +151,7 @@ class TcpStack final : public TransportReceiver {
     // loss_recovery.cpp: fast retransmit, NewReno and SACK recovery (docs/loss-recovery.md)
     void duplicate_ack(Tcb& t);
     void enter_recovery(Tcb& t);
+    void spurious_retransmission(Tcb& t);
     void partial_ack(Tcb& t);
     void end_recovery(Tcb& t);
     // In recovery: resends lost ranges while the pipe has room; returns the pipe (RFC 6675 4).
