@@ -275,8 +275,9 @@ int Telemetry::connections(const char* params, rte_tel_data* d) const {
             add_u64(row, "mss", c.mss);
             add_u64(row, "cwnd", c.cwnd);
             add_u64(row, "ssthresh", c.ssthresh);
-            rte_tel_data_add_dict_string(row, "congestion",
-                                         std::string(tcp::congestion::algorithm_name(c.congestion)).c_str());
+            rte_tel_data_add_dict_string(
+                row, "congestion",
+                std::string(tcp::congestion::algorithm_name(c.congestion)).c_str());
             add_u64(row, "srtt_us", micros(c.srtt));
             add_u64(row, "rttvar_us", micros(c.rttvar));
             add_u64(row, "rto_us", micros(c.rto));

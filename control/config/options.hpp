@@ -81,9 +81,9 @@ struct EngineOptions {
     std::uint32_t receive_buffer = 256 * 1024;    // bytes per connection
     std::chrono::milliseconds initial_rto{1000};  // RFC 6298 2.1
     tcp::congestion::Algorithm congestion = tcp::congestion::kDefaultAlgorithm;
-    bool sack = true;                              // RFC 2018
-    std::uint32_t out_of_order_segments = 0;       // per connection; 0: a whole receive window
-    PortRange ephemeral_ports{49152, 65535};      // RFC 6335 6
+    bool sack = true;                         // RFC 2018
+    std::uint32_t out_of_order_segments = 0;  // per connection; 0: a whole receive window
+    PortRange ephemeral_ports{49152, 65535};  // RFC 6335 6
     Steering steering = Steering::Auto;
 };
 

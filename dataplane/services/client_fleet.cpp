@@ -5,8 +5,7 @@
 namespace sluice::services {
 
 ClientFleet::ClientFleet(std::uint64_t bytes_each, std::optional<std::uint64_t> expected_back,
-                         std::uint32_t connections,
-                         std::uint32_t parallel)
+                         std::uint32_t connections, std::uint32_t parallel)
     : bytes_each_(bytes_each), parallel_(parallel == 0 ? 1 : parallel) {
     clients_.reserve(connections);
     for (std::uint32_t i = 0; i < connections; ++i) {

@@ -21,8 +21,10 @@ Status<api::Errno> PatternClient::start(tcp::TcpStack& tcp, wire::Ipv4Address ip
 void PatternClient::fill(api::Connection c) {
     connected_ = true;
     while (sent_ < bytes_) {
-        auto n = c.send(pattern_at(sent_, static_cast<std::size_t>(std::min<std::uint64_t>(bytes_ - sent_, 65536))));
-        if (!n || *n == 0) return;
+        auto n = c.send(pattern_at(
+            sent_, static_cast<std::size_t>(std::min<std::uint64_t>(bytes_ - sent_, 65536))));
+        if (!n || *n == 0)
+            return;
         sent_ += *n;
     }
     (void)c.shutdown_write();
@@ -31,7 +33,8 @@ void PatternClient::fill(api::Connection c) {
 void PatternClient::on_readable(api::Connection c) {
     while (rte_mbuf* m = c.receive()) {
         const std::span<const std::byte> bytes(rte_pktmbuf_mtod(m, const std::byte*), m->data_len);
-        if (!matches_pattern(bytes, received_)) corrupt_ = true;
+        if (!matches_pattern(bytes, received_))
+            corrupt_ = true;
         received_ += bytes.size();
         rte_pktmbuf_free(m);
     }
@@ -39,7 +42,8 @@ void PatternClient::on_readable(api::Connection c) {
 
 void PatternClient::on_peer_closed(api::Connection c) {
     on_readable(c);
-    if (sent_ >= bytes_) (void)c.close();
+    if (sent_ >= bytes_)
+        (void)c.close();
 }
 
 void PatternClient::on_closed(api::Connection, api::CloseReason reason) {

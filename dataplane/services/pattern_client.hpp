@@ -17,7 +17,7 @@
 namespace sluice::services {
 
 class PatternClient final : public api::ConnectionHandler {
-public:
+  public:
     // `expected`: the bytes the peer should send back; none: any number.
     PatternClient(std::uint64_t bytes, std::optional<std::uint64_t> expected)
         : bytes_(bytes), expected_(expected) {}
@@ -36,7 +36,7 @@ public:
     bool succeeded() const;
     std::string summary() const;
 
-private:
+  private:
     void fill(api::Connection c);
 
     std::uint64_t bytes_;

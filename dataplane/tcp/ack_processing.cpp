@@ -131,8 +131,8 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
     if (o.sack_block_count == 0)
         return 0;
     counters_.tcp_sack_blocks_received += o.sack_block_count;
-    const auto sent_data = std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una),
-                                    t.send_queue.size());
+    const auto sent_data =
+        std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
     // SND.UNA as this ACK moves it: blocks are judged against what will still be outstanding.
     const SeqNum una = seq_max(t.snd_una, th.ack);
     std::uint32_t newly = 0;

@@ -19,13 +19,13 @@ struct TcpConfig {
     // room. The worker's mbuf pool bounds all connections together (TcpStack counts them).
     std::uint32_t max_out_of_order_segments = 0;
     congestion::Algorithm congestion = congestion::kDefaultAlgorithm;  // per connection
-    bool sack = true;  // offer and accept SACK (RFC 2018)
-    Nanos msl = std::chrono::seconds(30);            // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
-    Nanos initial_rto = std::chrono::seconds(1);     // RFC 6298 2.1
-    Nanos min_rto = std::chrono::milliseconds(200);  // Linux's; RFC 6298 2.4 suggests 1 s
-    Nanos max_rto = std::chrono::seconds(60);        // RFC 6298 2.5
-    std::uint8_t syn_retries = 6;                    // SYN and SYN-ACK retransmissions
-    std::uint8_t max_retransmits = 15;               // data retransmissions before giving up
+    bool sack = true;                                   // offer and accept SACK (RFC 2018)
+    Nanos msl = std::chrono::seconds(30);               // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)
+    Nanos initial_rto = std::chrono::seconds(1);        // RFC 6298 2.1
+    Nanos min_rto = std::chrono::milliseconds(200);     // Linux's; RFC 6298 2.4 suggests 1 s
+    Nanos max_rto = std::chrono::seconds(60);           // RFC 6298 2.5
+    std::uint8_t syn_retries = 6;                       // SYN and SYN-ACK retransmissions
+    std::uint8_t max_retransmits = 15;                  // data retransmissions before giving up
     Nanos delayed_ack = std::chrono::milliseconds(40);  // < 500 ms, RFC 9293 3.8.6.3
     bool nagle = true;                                  // per connection, RFC 9293 3.7.4
     bool keepalive = false;                             // per connection, RFC 9293 3.8.4

@@ -10,7 +10,6 @@ namespace sluice::tcp {
 
 using namespace wire::tcp_flag;
 
-
 std::uint32_t TcpStack::now_us() const {
     return static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock_.now()).count());
@@ -26,10 +25,10 @@ std::uint32_t TcpStack::lost_retransmission_after_us(const Tcb& t) const {
 }
 
 SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
-    const auto sent = std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una),
-                               t.send_queue.size());
-    const SendQueue::Assessment a = t.send_queue.assess(
-        sent, (t.cc.reordering - 1U) * t.snd_mss, now_us(), lost_retransmission_after_us(t));
+    const auto sent =
+        std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
+    const SendQueue::Assessment a = t.send_queue.assess(sent, (t.cc.reordering - 1U) * t.snd_mss,
+                                                        now_us(), lost_retransmission_after_us(t));
     counters_.tcp_lost_retransmissions += a.lost_again;
     return a;
 }
@@ -44,8 +43,7 @@ void TcpStack::duplicate_ack(Tcb& t) {
         return;
     // RFC 5681 3.2: the third duplicate; RFC 6675 5: or SACKed data far enough above SND.UNA
     // that the first segment is lost, whatever the count.
-    const bool lost =
-        t.dupacks >= t.cc.reordering || (t.sack_ok && assess_scoreboard(t).any_lost);
+    const bool lost = t.dupacks >= t.cc.reordering || (t.sack_ok && assess_scoreboard(t).any_lost);
     if (lost) {
         enter_recovery(t);
     } else if (t.unsent() > 0) {
@@ -99,7 +97,8 @@ void TcpStack::retransmit_first(Tcb& t) {
         }
         return;
     }
-    retransmit_range(t, 0, t.send_queue.segment_length(0, std::min<std::uint32_t>(t.snd_mss, queued)));
+    retransmit_range(t, 0,
+                     t.send_queue.segment_length(0, std::min<std::uint32_t>(t.snd_mss, queued)));
 }
 
 void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length) {

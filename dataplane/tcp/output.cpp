@@ -29,8 +29,8 @@ void TcpStack::output(Tcb& t) {
     const Nanos now = clock_.now();
     // What the congestion window is measured against: the data in flight, or in recovery the
     // pipe (RFC 6675 4), after the lost segments it has room for went again.
-    std::uint32_t flight = t.in_recovery ? recovery_send(t)
-                                         : static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+    std::uint32_t flight =
+        t.in_recovery ? recovery_send(t) : static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
     // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment go.
     const std::uint32_t allowance =
         !t.in_recovery && !t.rto_recovery ? std::min<std::uint32_t>(t.dupacks, 2) * t.snd_mss : 0;

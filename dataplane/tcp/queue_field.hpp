@@ -25,7 +25,7 @@ struct SendEntry {
 };
 
 struct HeldListEntry {
-    rte_mbuf* last;      // the list's last mbuf
+    rte_mbuf* last;       // the list's last mbuf
     std::uint32_t count;  // mbufs in the list
 };
 

@@ -43,9 +43,9 @@ class ReceiveQueue {
     // has arrived (RFC 9293 3.10.7.4, eighth step). Takes ownership in every case.
     struct Outcome {
         SeqNum rcv_nxt;
-        bool held = false;       // kept out of order
-        bool dropped = false;    // out of order but no room, or wholly duplicate
-        bool duplicate = false;  // every byte was here already (for D-SACK, RFC 2883)
+        bool held = false;         // kept out of order
+        bool dropped = false;      // out of order but no room, or wholly duplicate
+        bool duplicate = false;    // every byte was here already (for D-SACK, RFC 2883)
         bool fin_reached = false;  // a held FIN is now in order: RCV.NXT is its sequence number
     };
     Outcome insert(rte_mbuf* segment, SeqNum seq, SeqNum rcv_nxt, std::uint32_t max_ooo,

@@ -28,8 +28,8 @@ void TcpStack::fill_sack_blocks(const Tcb& t, wire::TcpOptions& o, std::uint32_t
     // the room is what the MSS leaves next to the payload (RFC 6691).
     if (option_room < 12)
         return;
-    const std::size_t fits = std::min<std::size_t>((option_room - 4) / 8,
-                                                   o.timestamps ? 3 : wire::TcpOptions::kMaxSackBlocks);
+    const std::size_t fits = std::min<std::size_t>(
+        (option_room - 4) / 8, o.timestamps ? 3 : wire::TcpOptions::kMaxSackBlocks);
     const std::uint32_t slot = flows_->slot_of(t);
     std::size_t n = 0;
     if (pending_dsack_.right != pending_dsack_.left && pending_dsack_.slot == slot &&
@@ -40,12 +40,12 @@ void TcpStack::fill_sack_blocks(const Tcb& t, wire::TcpOptions& o, std::uint32_t
         counters_.tcp_dsack_sent += 1;
     }
     if (t.receive_queue.has_out_of_order() && n < fits) {
-        const bool known = recent_out_of_order_.slot == slot &&
-                           recent_out_of_order_.generation == t.generation;
+        const bool known =
+            recent_out_of_order_.slot == slot && recent_out_of_order_.generation == t.generation;
         std::array<SackRange, wire::TcpOptions::kMaxSackBlocks> ranges;
-        const std::size_t got = t.receive_queue.sack_blocks(
-            std::span<SackRange>(ranges.data(), fits - n),
-            known ? recent_out_of_order_.seq : t.rcv_nxt);
+        const std::size_t got =
+            t.receive_queue.sack_blocks(std::span<SackRange>(ranges.data(), fits - n),
+                                        known ? recent_out_of_order_.seq : t.rcv_nxt);
         for (std::size_t i = 0; i < got; ++i)
             o.sack_blocks[n++] = {ranges[i].left, ranges[i].right};
         counters_.tcp_sack_blocks_sent += got;

@@ -314,8 +314,7 @@ void TcpStack::segment_in_synchronized(Tcb& t, const wire::TcpHeader& th, rte_mb
     // offered numbers its plain ACKs there; refusing them refuses every acknowledgment it sends
     // until it hears of a new window, and after our timeout, when it has received past SND.UNA,
     // neither side would ever hear the other. Never a RST (RFC 5961 3.2 wants it in the window).
-    const bool ack_at_right_edge =
-        seg_len == 0 && !th.has(kRst) && th.seq == t.rcv_nxt + rcv_wnd;
+    const bool ack_at_right_edge = seg_len == 0 && !th.has(kRst) && th.seq == t.rcv_nxt + rcv_wnd;
     if (!segment_acceptable(th.seq, seg_len, t.rcv_nxt, rcv_wnd) && !ack_at_right_edge) {
         counters_.drop(DropReason::TcpNotAcceptable);
         rte_pktmbuf_free(payload);

@@ -303,8 +303,7 @@ SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_b
         } else {
             const bool lost = a.sacked - sacked_so_far > lost_bytes;
             if ((e.marks & kRetransmitted) && lost && any_sacked &&
-                later(latest_sacked_us, e.sent_us) &&
-                now_us - e.sent_us > retransmit_after_us) {
+                later(latest_sacked_us, e.sent_us) && now_us - e.sent_us > retransmit_after_us) {
                 // The retransmission was lost too: data sent after it has arrived.
                 e.marks &= static_cast<std::uint8_t>(~kRetransmitted);
                 a.lost_again += 1;

@@ -99,7 +99,7 @@ class SendQueue {
         // length is 0.
         std::uint32_t lost_offset = 0;
         std::uint32_t lost_length = 0;
-        bool any_lost = false;  // any range judged lost, retransmitted or not
+        bool any_lost = false;         // any range judged lost, retransmitted or not
         std::uint32_t lost_again = 0;  // retransmissions judged lost themselves by this call
     };
     // `lost_bytes`: an unSACKed mbuf with more than this many SACKed bytes above it is lost

@@ -49,8 +49,8 @@ void TcpStack::rearm_timer(Tcb& t) {
     if (handshaking || t.bytes_in_flight() > 0) {
         // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
         // ACK takes SND.UNA forward; left alone otherwise.
-        const bool retransmission_armed = t.timer_kind == TimerKind::Retransmit ||
-                                          t.timer_kind == TimerKind::TailLossProbe;
+        const bool retransmission_armed =
+            t.timer_kind == TimerKind::Retransmit || t.timer_kind == TimerKind::TailLossProbe;
         if (t.timer.armed() && retransmission_armed && !t.una_advanced)
             return;
         t.una_advanced = false;
@@ -141,9 +141,10 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
     } else {
         // RFC 5681 3.1 (eq. 4) and its loss window of one segment, through the controller; go
         // back to SND.UNA (output() counts what it sends again as retransmissions); RFC 6582 4.1:
-        // no fast retransmit until the data outstanding now is acknowledged. The window was cut once for this episode already when
-        // recovery or an earlier timeout began: then only cwnd goes back to one segment (as
-        // Linux's tcp_enter_loss() does), or each backed-off timeout would cut ssthresh again.
+        // no fast retransmit until the data outstanding now is acknowledged. The window was cut
+        // once for this episode already when recovery or an earlier timeout began: then only cwnd
+        // goes back to one segment (as Linux's tcp_enter_loss() does), or each backed-off timeout
+        // would cut ssthresh again.
         if (t.in_recovery || t.rto_recovery) {
             t.cc.cwnd = t.snd_mss;
         } else {
