@@ -291,6 +291,30 @@ TEST_F(TcpBehaviour, PawsDropsAnOlderTimestampAndTakesANewerOne) {
     (void)c;
 }
 
+// One tick of the peer's clock is forgiven (Linux's TCP_PAWS_WINDOW): a segment held back behind
+// a retransmission that refreshed TS.Recent still counts, and so does the ACK it carries. Two
+// ticks are not.
+TEST_F(TcpBehaviour, PawsForgivesOneTickAndNoMore) {
+    wire::TcpOptions ts;
+    ts.timestamps = wire::TcpTimestamps{100, 0};
+    auto c = establish_passive(ts);
+    const auto with_ts = [&](std::uint32_t tsval, std::string_view text) {
+        Seg s{.seq = peer_seq, .ack = our_seq, .payload = bytes(text)};
+        s.options.timestamps = wire::TcpTimestamps{tsval, 0};
+        return s;
+    };
+    inject(with_ts(200, "first"));
+    peer_seq += 5;
+    inject(with_ts(199, "late!"));
+    peer_seq += 5;
+    EXPECT_EQ(handler_.received, bytes("first" "late!")) << "one tick behind: taken";
+    EXPECT_EQ(counters_.dropped(DropReason::TcpPaws), 0u);
+    inject(with_ts(198, "stale"));
+    EXPECT_EQ(handler_.received, bytes("first" "late!")) << "two ticks behind: dropped";
+    EXPECT_EQ(counters_.dropped(DropReason::TcpPaws), 1u);
+    (void)c;
+}
+
 // --- window scale (RFC 7323 2) ---
 
 TEST_F(TcpBehaviour, PeerWindowScaleAbove14IsTakenAs14) {
