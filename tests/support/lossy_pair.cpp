@@ -140,6 +140,10 @@ std::string describe(const rte_mbuf* m) {
                   th->destination_port, flags.c_str(), th->seq.raw(), th->ack.raw(),
                   segment.size() - th->header_length, th->window);
     std::string out = text;
+    if (th->options.timestamps) {
+        out += " ts " + std::to_string(th->options.timestamps->value) + " ecr " +
+               std::to_string(th->options.timestamps->echo_reply);
+    }
     for (std::uint8_t i = 0; i < th->options.sack_block_count; ++i) {
         out += " sack " + std::to_string(th->options.sack_blocks[i].left.raw()) + "-" +
                std::to_string(th->options.sack_blocks[i].right.raw());

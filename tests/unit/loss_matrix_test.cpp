@@ -226,38 +226,58 @@ void run_case(const LossCase& c) {
         std::fflush(stdout);
     }
 
-    const std::string replay = "SLUICE_LOSS_CASE=\"" + c.replay() + "\"\n" + r.summary();
     ASSERT_EQ(r.flows.size(), c.spec.flows);
+    // Every flow's problems, but in one message: 64 copies of the summary would hide the first.
+    std::string problems;
+    std::uint32_t failed = 0;
     for (std::size_t i = 0; i < r.flows.size(); ++i) {
         const FlowResult& f = r.flows[i];
-        EXPECT_TRUE(f.finished) << "flow " << i << " did not finish within "
-                                << std::chrono::duration_cast<seconds>(c.spec.time_limit).count()
-                                << " s simulated\n"
-                                << replay;
-        EXPECT_TRUE(f.intact()) << "flow " << i << " delivered a wrong byte\n" << replay;
-        EXPECT_EQ(f.server_received, c.spec.bytes_per_flow) << "flow " << i << "\n" << replay;
-        EXPECT_EQ(f.received, c.spec.bytes_per_flow) << "flow " << i << "\n" << replay;
-        EXPECT_FALSE(f.client_closed && *f.client_closed != api::CloseReason::Closed)
-            << "flow " << i << ": the client's connection ended abnormally\n"
-            << replay;
-        EXPECT_FALSE(f.server_closed && *f.server_closed != api::CloseReason::Closed)
-            << "flow " << i << ": the server's connection ended abnormally\n"
-            << replay;
-        if (::testing::Test::HasFailure())
-            break;  // one flow's messages say it; 64 copies of the summary do not help
+        const std::uint64_t bytes = c.spec.bytes_per_flow;
+        std::string these;
+        if (!f.finished) {
+            these +=
+                " did not finish within " +
+                std::to_string(std::chrono::duration_cast<seconds>(c.spec.time_limit).count()) +
+                " s simulated;";
+        }
+        if (!f.intact())
+            these += " delivered a wrong byte;";
+        if (f.server_received != bytes || f.received != bytes) {
+            these += " the server read " + std::to_string(f.server_received) + " and the client " +
+                     std::to_string(f.received) + " of " + std::to_string(bytes) + " bytes;";
+        }
+        if (f.client_closed && *f.client_closed != api::CloseReason::Closed) {
+            these += " the client's connection ended: " +
+                     std::string(api::close_reason_name(*f.client_closed)) + ";";
+        }
+        if (f.server_closed && *f.server_closed != api::CloseReason::Closed) {
+            these += " the server's connection ended: " +
+                     std::string(api::close_reason_name(*f.server_closed)) + ";";
+        }
+        if (these.empty())
+            continue;
+        if (++failed <= 3)
+            problems += "flow " + std::to_string(i) + ":" + these + "\n";
     }
-    EXPECT_EQ(r.mbufs_leaked, 0u) << replay;
+    if (r.mbufs_leaked != 0)
+        problems += std::to_string(r.mbufs_leaked) + " mbufs leaked\n";
     if (!c.spec.sack) {
         // The middlebox took SACK-permitted out of every SYN, so neither side may use SACK.
-        EXPECT_GE(r.syns_stripped, c.spec.flows) << replay;
-        EXPECT_EQ(r.a.tcp_sack_blocks_sent + r.b.tcp_sack_blocks_sent, 0u) << replay;
+        if (r.syns_stripped < c.spec.flows)
+            problems += "fewer SYNs stripped of SACK-permitted than connections\n";
+        if (r.a.tcp_sack_blocks_sent + r.b.tcp_sack_blocks_sent != 0)
+            problems += "SACK blocks sent on connections that did not agree to SACK\n";
     } else {
         // A receiver that held data out of order told the sender about it (RFC 2018 4).
         for (const WorkerCounters* e : {&r.a, &r.b}) {
-            if (e->tcp_out_of_order_segments > 0) {
-                EXPECT_GT(e->tcp_sack_blocks_sent, 0u) << replay;
-            }
+            if (e->tcp_out_of_order_segments > 0 && e->tcp_sack_blocks_sent == 0)
+                problems += "data arrived out of order and no SACK block was sent\n";
         }
+    }
+    if (!problems.empty()) {
+        ADD_FAILURE() << failed << " of " << r.flows.size() << " flows failed\n"
+                      << problems << "SLUICE_LOSS_CASE=\"" << c.replay() << "\"\n"
+                      << r.summary();
     }
 }
 
