@@ -40,7 +40,7 @@ Use:
         r = lab.transfer("near-client", 4 << 20, *profiles(loss=0.05, reorder=0.1, seed=7))
         print(r.elapsed, r.goodput_mbps, r.far_retrans_ratio, r.bridge)
 
-Run as root with /usr/bin/python3.  Binaries: $SLUICE_BIN (default build-lossy/control/sluice),
+Run as root with /usr/bin/python3.  Binaries: $SLUICE_BIN (default build/control/sluice),
 $SLUICE_FAULTBRIDGE_BIN (default: drivers/sluice-faultbridge beside the engine's build).
 Everything a lab creates (namespaces, veths, processes, DPDK runtime dirs) goes on every exit
 path: cleanup() in a finally or `with`, plus an atexit net.
@@ -86,7 +86,7 @@ _LIVE_LOCK = threading.Lock()
 
 def sluice_binary() -> Path:
     configured = os.environ.get("SLUICE_BIN")
-    path = Path(configured) if configured else REPO_ROOT / "build-lossy" / "control" / "sluice"
+    path = Path(configured) if configured else REPO_ROOT / "build" / "control" / "sluice"
     if not path.is_absolute() and not path.exists():
         path = REPO_ROOT / path
     return path.resolve()
