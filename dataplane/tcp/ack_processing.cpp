@@ -213,11 +213,16 @@ void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
         // last retransmission answers a duplicate, and its "RTT" is the time its ACKs were lost
         // (seconds, where the path takes milliseconds; the RTO would grow to match, and a lossy
         // connection stall behind it). The retransmission went out one RTO before the deadline.
+        // The data did get through, though, so the backoff goes as it would with a sample (Linux
+        // and FreeBSD take the echo's value and so collapse it too): otherwise, on a path that
+        // loses the duplicates' answers, the RTO stays at its ceiling for good.
         if (t.retries > 0 && t.timer.armed() && t.timer_kind == TimerKind::Retransmit) {
             const Nanos since_retransmission =
                 t.rtt.rto(rto_bounds_) - wheel_.time_left(t.timer) + wheel_.tick();
-            if (std::chrono::milliseconds(ms) > since_retransmission)
+            if (std::chrono::milliseconds(ms) > since_retransmission) {
+                t.rtt.reset_backoff();
                 return;
+            }
         }
         if (ms >= 0)
             t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
