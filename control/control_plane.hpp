@@ -1,4 +1,4 @@
-// The control plane (DESIGN.md): owns the ephemeral port space and answers the workers' refill
+// The control plane (docs/architecture.md): owns the ephemeral port space and answers the workers' refill
 // requests. It talks to workers only through single-producer, single-consumer rte_rings, one pair
 // per worker, and never makes a worker wait: a worker asks, goes on polling, and finds the answer
 // on its ring a turn or two later. Runs wherever the engine's control loop runs (the main lcore,

@@ -1,5 +1,5 @@
 // One worker: a poll-mode loop over one rx/tx queue pair. rx burst -> classify and handle ->
-// timers -> tx flush. Everything it touches is its own (DESIGN.md rule 1).
+// timers -> tx flush. Everything it touches is its own (docs/architecture.md rule 1).
 #pragma once
 
 #include <atomic>

@@ -1,5 +1,5 @@
 // Offload negotiation: what the engine asks of a device, what the device says it can do, and what
-// was granted. Anything not granted is done in software (DESIGN.md rule 5).
+// was granted. Anything not granted is done in software (docs/architecture.md, rule 5).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Receive-side scaling set up so the engine can predict it: program a known Toeplitz key and a
 // round-robin redirection table into the device, then read both back. Only if the device took and
-// reports exactly what was asked does the control plane choose ports by it (DESIGN.md,
+// reports exactly what was asked does the control plane choose ports by it (docs/architecture.md,
 // "RSS-aware choice"); otherwise the caller falls back to software steering, and says why.
 #pragma once
 

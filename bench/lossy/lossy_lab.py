@@ -64,7 +64,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PYTHON = "/usr/bin/python3"  # Debian's interpreter (DESIGN.md)
+PYTHON = "/usr/bin/python3"  # Debian's interpreter, which has scapy (docs/architecture.md)
 
 FARS = ("sluice", "linux")
 DIRECTIONS = ("near-client", "far-client")

@@ -1,4 +1,4 @@
-// Ephemeral ports (DESIGN.md, "Ephemeral ports"): a worker's own pool, which connect() draws from
+// Ephemeral ports (docs/architecture.md, "Ephemeral ports"): a worker's own pool, which connect() draws from
 // without asking anyone, and the control plane's lending of blocks to workers.
 //
 //   local_pool/take_give_back   tcp::LocalPortPool::take() of any port, then add() of it back, as

@@ -1,5 +1,5 @@
 // The application's view of TCP on one worker: callbacks in, calls out, no locks. Everything here
-// is used only on the worker that owns the connection (DESIGN.md rule 1); none of it is
+// is used only on the worker that owns the connection (docs/architecture.md rule 1); none of it is
 // thread-safe.
 //
 // A Connection is a handle (slot and generation), cheap to copy; once the connection is gone every

@@ -2,7 +2,7 @@
 // specification) of (source ip, destination ip, source port, destination port) under a 40-byte key,
 // then the redirection table indexed by the hash's low bits. The engine programs this same key and
 // table into the device, so the control plane can tell in advance which queue, and so which worker,
-// a peer's answers will reach (DESIGN.md, "RSS-aware choice").
+// a peer's answers will reach (docs/architecture.md, "RSS-aware choice").
 //
 // Immutable after construction: safe to read from any core.
 #pragma once

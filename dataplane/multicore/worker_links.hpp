@@ -1,5 +1,5 @@
 // A worker's connections to the rest of a multi-worker engine, all over single-producer,
-// single-consumer rte_rings (DESIGN.md rule 1: nothing shared, no locks):
+// single-consumer rte_rings (docs/architecture.md rule 1: nothing shared, no locks):
 //   - its own pool of ephemeral ports, refilled in blocks by the control plane on request;
 //   - software steering: a segment for a connection another worker owns goes to that worker;
 //   - ARP copies, so that every worker's neighbour cache learns what one of them heard.

@@ -1,5 +1,5 @@
 // Per-worker counters. Each worker owns its block and is the only writer, so increments are plain
-// adds (no atomics, DESIGN.md rule 1); readers on other threads (the exit report, telemetry) take a
+// adds (no atomics, docs/architecture.md rule 1); readers on other threads (the exit report, telemetry) take a
 // racy but tear-free snapshot of aligned 64-bit words, as DPDK's own PMD statistics do.
 #pragma once
 

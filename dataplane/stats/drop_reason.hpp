@@ -1,5 +1,5 @@
 // Every packet the data path drops is counted under one of these reasons, never printed
-// (DESIGN.md rule 4). Names are stable: they appear in counters, telemetry and tests.
+// (docs/architecture.md rule 4). Names are stable: they appear in counters, telemetry and tests.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Time is injected (DESIGN.md rule 3): production reads the TSC, tests move a ManualClock by hand
+// Time is injected (docs/architecture.md rule 3): production reads the TSC, tests move a ManualClock by hand
 // and never sleep to wait for a timer.
 #pragma once
 

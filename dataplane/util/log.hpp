@@ -1,6 +1,6 @@
 // Logging through rte_log, one dynamic log type per component, so the usual EAL flag selects them:
 // `--log-level 'sluice.*:debug'`. Logging is for start-up, shutdown and rare events; the fast path
-// counts instead (DESIGN.md rule 4).
+// counts instead (docs/architecture.md rule 4).
 #pragma once
 
 #include <rte_log.h>

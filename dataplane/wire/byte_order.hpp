@@ -1,6 +1,6 @@
 // Network byte order as types. A be16/be32 holds the bytes exactly as they are on the wire; the
 // only ways in or out are from_host()/host() and from_raw()/raw(), so a missing swap does not
-// compile (DESIGN.md rule 6).
+// compile (docs/architecture.md rule 6).
 #pragma once
 
 #include <bit>

@@ -2,7 +2,7 @@
 
 Each test gets a `lab`: a fresh network namespace (the peer), a veth pair whose namespace end
 carries the peer address, and the engine on the root-namespace end through net_af_packet
-(DESIGN.md, "Running without a NIC"); or, with port="tap", a net_tap device handed to the
+(docs/architecture.md, "Running without a NIC"); or, with port="tap", a net_tap device handed to the
 namespace (see Lab).  Everything a lab creates is torn down on every exit path: the fixture's
 finally, an atexit net, and SIGTERM/SIGHUP turned into KeyboardInterrupt so those run too.
 

@@ -1,6 +1,6 @@
 // A wire that does what a NIC with receive-side scaling does, for testing the engine's RSS-aware
-// path exactly where no device lets its key and table be programmed (DESIGN.md; issue "Control
-// plane", item 5).
+// path exactly where no device lets its key and table be programmed (docs/architecture.md,
+// "RSS-aware choice").
 //
 // The engine's side is a real net_ring ethdev with one rx/tx queue pair per worker. The far side
 // is a second net_ring port (a `peer` host). carry() moves frames both ways: everything the

@@ -134,6 +134,13 @@ class TcpBehaviour : public TcpFixture {
         return data;
     }
 
+    // Data from the peer at its next sequence number, with a timestamp of `tsval` (RFC 7323).
+    Seg with_ts(std::uint32_t tsval, std::string_view text) const {
+        Seg s{.seq = peer_seq, .ack = our_seq, .payload = bytes(text)};
+        s.options.timestamps = wire::TcpTimestamps{tsval, 0};
+        return s;
+    }
+
     static std::vector<std::byte> joined(const std::vector<Sent>& segments) {
         std::vector<std::byte> out;
         for (const Sent& s : segments)
@@ -264,11 +271,6 @@ TEST_F(TcpBehaviour, PawsDropsAnOlderTimestampAndTakesANewerOne) {
     wire::TcpOptions ts;
     ts.timestamps = wire::TcpTimestamps{100, 0};
     auto c = establish_passive(ts);
-    const auto with_ts = [&](std::uint32_t tsval, std::string_view text) {
-        Seg s{.seq = peer_seq, .ack = our_seq, .payload = bytes(text)};
-        s.options.timestamps = wire::TcpTimestamps{tsval, 0};
-        return s;
-    };
     inject(with_ts(200, "fresh"));
     peer_seq += 5;
     EXPECT_EQ(handler_.received, bytes("fresh"));
@@ -298,19 +300,18 @@ TEST_F(TcpBehaviour, PawsForgivesOneTickAndNoMore) {
     wire::TcpOptions ts;
     ts.timestamps = wire::TcpTimestamps{100, 0};
     auto c = establish_passive(ts);
-    const auto with_ts = [&](std::uint32_t tsval, std::string_view text) {
-        Seg s{.seq = peer_seq, .ack = our_seq, .payload = bytes(text)};
-        s.options.timestamps = wire::TcpTimestamps{tsval, 0};
-        return s;
-    };
     inject(with_ts(200, "first"));
     peer_seq += 5;
     inject(with_ts(199, "late!"));
     peer_seq += 5;
-    EXPECT_EQ(handler_.received, bytes("first" "late!")) << "one tick behind: taken";
+    EXPECT_EQ(handler_.received, bytes("first"
+                                       "late!"))
+        << "one tick behind: taken";
     EXPECT_EQ(counters_.dropped(DropReason::TcpPaws), 0u);
     inject(with_ts(198, "stale"));
-    EXPECT_EQ(handler_.received, bytes("first" "late!")) << "two ticks behind: dropped";
+    EXPECT_EQ(handler_.received, bytes("first"
+                                       "late!"))
+        << "two ticks behind: dropped";
     EXPECT_EQ(counters_.dropped(DropReason::TcpPaws), 1u);
     (void)c;
 }
