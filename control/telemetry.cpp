@@ -282,6 +282,8 @@ int Telemetry::connections(const char* params, rte_tel_data* d) const {
             add_u64(row, "rttvar_us", micros(c.rttvar));
             add_u64(row, "rto_us", micros(c.rto));
             add_u64(row, "retransmits", c.retransmits);
+            add_u64(row, "reordering_seen", c.reordering_seen ? 1 : 0);
+            add_u64(row, "reorder_window_us", micros(c.reorder_window));
             add_u64(row, "bytes_in_flight", c.bytes_in_flight);
             add_u64(row, "send_window", c.send_window);
             add_u64(row, "send_queue", c.send_queue_bytes);

@@ -56,6 +56,13 @@ struct ConnectionInfo {
     tcp::congestion::Algorithm congestion;
     bool sack;         // both ends agreed to selective acknowledgments (RFC 2018)
     bool in_recovery;  // fast recovery after a loss (RFC 6582, RFC 6675)
+    // The path has delivered a segment after one sent later (RFC 8985 6.2): loss is then judged
+    // by time alone, not by three duplicate ACKs.
+    bool reordering_seen;
+    // How long RACK waits past a segment's round trip before calling it lost (RFC 8985 6.2
+    // step 4): a quarter of the smoothed RTT, one more quarter per D-SACKed retransmission, at
+    // most the RTT. Zero until the first RTT sample.
+    Nanos reorder_window;
 };
 
 class Connection {

@@ -35,12 +35,15 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     const std::uint32_t newly_sacked = t.sack_ok ? sack_arrived(t, th) : 0;
     bool notify_writable = false;
     const bool acks_new_data = th.ack > t.snd_una;
+    bool duplicate = false;
     if (acks_new_data) {
         notify_writable = new_data_acked(t, th);
     } else if (is_duplicate_ack(t, th, window, payload_length, newly_sacked)) {
+        duplicate = true;
         duplicate_ack(t);
     }
     update_send_window(t, th, window, acks_new_data);
+    detect_loss(t, duplicate);
     if (notify_writable) {
         t.want_writable = false;
         if (t.handler != nullptr && !t.app_closed)
@@ -85,7 +88,7 @@ bool TcpStack::ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th) {
     t.max_snd_wnd = std::max(t.max_snd_wnd, t.snd_wnd);
     t.snd_wl1 = th.seq;
     t.snd_wl2 = th.ack;
-    handshake_rtt(t, th);
+    handshake_rtt(t);
     t.snd_una = th.ack;
     t.una_advanced = true;
     t.retries = 0;
@@ -114,13 +117,14 @@ bool TcpStack::ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th) {
 // RFC 6298 2.2: the handshake's round trip (timed by send_syn, never from a retransmitted SYN or
 // SYN-ACK) is the first sample, so that the first data RTO is not the 1 s meant for none. 5.7:
 // when the handshake needed a retransmission and gave no sample, data starts with 3 s.
-void TcpStack::handshake_rtt(Tcb& t, const wire::TcpHeader& th) {
-    if (t.rtt_timing && th.ack > t.rtt_seq) {
-        t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
+void TcpStack::handshake_rtt(Tcb& t) {
+    if (t.rtt_timing) {
+        t.rtt.sample(std::chrono::microseconds(now_us() - t.rack_xmit_us));
     } else if (t.retries > 0 && !t.rtt.has_sample()) {
-        t.rtt = RttEstimator(std::max<Nanos>(config_.initial_rto, std::chrono::seconds(3)));
+        t.rtt.lengthen_initial_rto();
     }
     t.rtt_timing = false;
+    t.rack_xmit_us = 0;  // it held the SYN's send time; RACK starts with nothing delivered
 }
 
 // RFC 2018 and RFC 2883: the peer's SACK blocks, validated, marked on the send queue. Returns
@@ -135,8 +139,9 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
         std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
     // SND.UNA as this ACK moves it: blocks are judged against what will still be outstanding.
     const SeqNum una = seq_max(t.snd_una, th.ack);
-    std::uint32_t newly = 0;
-    std::optional<std::uint32_t> oldest_clean_us;
+    const SendQueue::RackPoint rack = rack_point(t);
+    const std::uint32_t now = now_us();
+    SendQueue::Delivery d;
     for (std::uint8_t i = 0; i < o.sack_block_count; ++i) {
         const wire::SackBlock& b = o.sack_blocks[i];
         // RFC 2883 4: a first block below the cumulative ACK, or inside the second block, reports
@@ -157,30 +162,48 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
             counters_.tcp_sack_blocks_invalid += 1;
             continue;
         }
-        newly += t.send_queue.mark_sacked(static_cast<std::uint32_t>(b.left - t.snd_una),
-                                          static_cast<std::uint32_t>(b.right - t.snd_una),
-                                          oldest_clean_us);
+        t.send_queue.mark_sacked(static_cast<std::uint32_t>(b.left - t.snd_una),
+                                 static_cast<std::uint32_t>(b.right - t.snd_una), rack, now,
+                                 ambiguous_answer_us(t), d);
     }
     // An RTT sample from data SACKed for the first time and never sent twice (Karn's rule
     // holds), as Linux takes one (tcp_sacktag_write_queue()): during recovery and after a
     // timeout, when cumulative ACKs and their timestamps say nothing trustworthy, it is what
     // brings a backed-off RTO back down (RFC 6298 5.7's "new RTT measurement").
-    if (oldest_clean_us) {
-        const std::uint32_t age_us = now_us() - *oldest_clean_us;
+    if (d.oldest_clean_us) {
+        const std::uint32_t age_us = now - *d.oldest_clean_us;
         if (static_cast<std::int32_t>(age_us) >= 0)
-            t.rtt.sample(std::chrono::microseconds(age_us), rto_bounds_);
+            t.rtt.sample(std::chrono::microseconds(age_us));
     }
-    return newly;
+    rack_advance(t, d);
+    return d.bytes;
 }
 
 // SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
 bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
     const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
-    take_rtt_sample(t, th);
     // The FIN takes a sequence number but no byte of the queue.
     const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
+    // What the segments now acknowledged tell RACK (while it is tracking anything), and, without
+    // timestamps, the RTT: from the latest-sent of them never sent twice (Karn's rule; RFC 6298
+    // 3 allows timing more than one segment per round trip).
+    if (t.rack_xmit_us != 0 || !t.ts_ok) {
+        const std::uint32_t now = now_us();
+        SendQueue::Delivery d;
+        t.send_queue.note_acknowledged(data_acked, rack_point(t), now, ambiguous_answer_us(t), d);
+        if (!t.ts_ok && d.newest_clean_us) {
+            const std::uint32_t age_us = now - *d.newest_clean_us;
+            if (static_cast<std::int32_t>(age_us) >= 0)
+                t.rtt.sample(std::chrono::microseconds(age_us));
+        }
+        if (t.rack_xmit_us != 0)
+            rack_advance(t, d);
+    }
+    take_rtt_sample(t, th);
     t.send_queue.consume(data_acked);
     t.snd_una = th.ack;
+    if (t.snd_una == t.snd_max)
+        t.rack_xmit_us = 0;  // nothing outstanding: RACK has nothing to judge until a SACK
     t.una_advanced = true;
     if (t.snd_nxt < t.snd_una)
         t.snd_nxt = t.snd_una;
@@ -205,7 +228,8 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
     return t.want_writable && send_space(t) > 0 && !t.fin_queued;
 }
 
-// RTT: from the echoed timestamp (RFC 7323 4.1), else from the timed segment (Karn's rule).
+// RTT from the echoed timestamp (RFC 7323 4.1); without timestamps new_data_acked() times the
+// segments themselves.
 void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
     if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
         const auto ms = static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
@@ -225,10 +249,7 @@ void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
             }
         }
         if (ms >= 0)
-            t.rtt.sample(std::chrono::milliseconds(ms), rto_bounds_);
-    } else if (t.rtt_timing && th.ack > t.rtt_seq) {
-        t.rtt.sample(t.rtt_start.age(clock_.now()), rto_bounds_);
-        t.rtt_timing = false;
+            t.rtt.sample(std::chrono::milliseconds(ms));
     }
 }
 

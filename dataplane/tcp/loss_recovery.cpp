@@ -1,8 +1,10 @@
 // Loss detection and recovery: fast retransmit and NewReno's partial ACKs (RFC 5681 3.2,
-// RFC 6582), SACK-based recovery (RFC 6675) over the send queue's scoreboard, limited transmit
-// (RFC 3042), and the re-sending of a retransmission that was lost too (RFC 8985 6.2's rule).
+// RFC 6582), SACK-based recovery (RFC 6675) over the send queue's scoreboard, RACK's time-based
+// loss detection (RFC 8985 6, which also finds retransmissions that were lost), and limited
+// transmit (RFC 3042).
 // docs/loss-recovery.md tells the whole story.
 #include <algorithm>
+#include <cstdlib>
 
 #include "dataplane/tcp/tcp_stack.hpp"
 
@@ -11,24 +13,78 @@ namespace sluice::tcp {
 using namespace wire::tcp_flag;
 
 std::uint32_t TcpStack::now_us() const {
-    return static_cast<std::uint32_t>(
+    const auto us = static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock_.now()).count());
+    return us == 0 ? 1 : us;
 }
 
-// A retransmission unSACKed this long after data sent later was SACKed is lost too: a smoothed
-// RTT and a quarter (RFC 8985 6.2's RTT + reordering window), or the RTO before any sample.
-std::uint32_t TcpStack::lost_retransmission_after_us(const Tcb& t) const {
-    const Nanos srtt = t.rtt.srtt();
-    const Nanos wait = srtt.count() > 0 ? srtt + srtt / 4 : t.rtt.rto(rto_bounds_);
+SendQueue::RackPoint TcpStack::rack_point(const Tcb& t) {
+    if (t.rack_xmit_us == 0)
+        return {};
+    return {true, t.rack_xmit_us, std::int64_t{static_cast<std::int32_t>(t.rack_end - t.snd_una)}};
+}
+
+// RFC 8985 6.2 step 2 asks whether an answer came sooner after a retransmission than the path's
+// minimum RTT, which would make it the original's; the TCB keeps no minimum, and half the
+// smoothed RTT stands in for it.
+std::uint32_t TcpStack::ambiguous_answer_us(const Tcb& t) {
     return static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(wait).count());
+        std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.srtt()).count() / 2);
 }
 
+// RFC 8985 6.2 steps 2 and 3: the reference point moves to the latest-sent segment this ACK
+// delivered, if it left after the current one; a segment sent once that arrived after one sent
+// later shows the path reorders.
+void TcpStack::rack_advance(Tcb& t, const SendQueue::Delivery& d) {
+    if (d.reordered)
+        t.reordering_seen = true;
+    if (!d.newest.known)
+        return;
+    const SendQueue::RackPoint current = rack_point(t);
+    const auto newer = [](const SendQueue::RackPoint& a, const SendQueue::RackPoint& b) {
+        const auto gap = static_cast<std::int32_t>(a.sent_us - b.sent_us);
+        return gap > 0 || (gap == 0 && a.end > b.end);
+    };
+    if (current.known && !newer(d.newest, current))
+        return;
+    const std::uint32_t now = now_us();
+    t.rack_xmit_us = d.newest.sent_us;
+    t.rack_end = t.snd_una + static_cast<std::uint32_t>(d.newest.end);
+    t.rack_rtt_us = now - d.newest.sent_us;
+}
+
+// RACK.reo_wnd (RFC 8985 6.2 step 4): a quarter of the RTT per step D-SACKs added, never more
+// than the RTT. The smoothed RTT stands in for the minimum the TCB does not keep.
+std::uint32_t TcpStack::reorder_window_us(const Tcb& t) {
+    const auto srtt = static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.srtt()).count());
+    return std::min<std::uint32_t>(t.cc.reo_wnd_mult * (srtt / 4), srtt);
+}
+
+// The scoreboard judged by RFC 6675's IsLost (until the path has shown it reorders) and by RACK
+// (RFC 8985 6.2 steps 4 and 5).
 SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
     const auto sent =
         std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
-    const SendQueue::Assessment a = t.send_queue.assess(sent, (t.cc.reordering - 1U) * t.snd_mss,
-                                                        now_us(), lost_retransmission_after_us(t));
+    SendQueue::LossRules r;
+    r.now_us = now_us();
+    if (!t.reordering_seen)
+        r.sacked_above = (kDupThresh - 1U) * t.snd_mss;
+    r.rack = rack_point(t);
+    if (r.rack.known) {
+        // RFC 8985 6.2 step 4: no reordering window before any reordering was seen once
+        // recovery has begun or DupThresh segments are SACKed.
+        r.rack_rtt_us = t.rack_rtt_us;
+        r.reo_wnd_us = reorder_window_us(t);
+        if (!t.reordering_seen) {
+            if (t.in_recovery || t.rto_recovery) {
+                r.reo_wnd_us = 0;
+            } else {
+                r.zero_reo_wnd_sacked = kDupThresh * std::uint32_t{t.snd_mss};
+            }
+        }
+    }
+    const SendQueue::Assessment a = t.send_queue.assess(sent, r);
     counters_.tcp_lost_retransmissions += a.lost_again;
     return a;
 }
@@ -36,39 +92,54 @@ SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
 void TcpStack::duplicate_ack(Tcb& t) {
     if (t.dupacks < UINT8_MAX)
         ++t.dupacks;
-    if (t.in_recovery)
-        return;  // output() sends what the pipe now allows
-    // RFC 6582 4.1: after a timeout, duplicates of what go-back-N sent again are no new loss.
-    if (t.rto_recovery)
+}
+
+void TcpStack::detect_loss(Tcb& t, bool duplicate) {
+    // In recovery output() sends what the pipe allows; RFC 6582 4.1: after a timeout, duplicates
+    // of what go-back-N sent again are no new loss.
+    if (t.in_recovery || t.rto_recovery || t.bytes_in_flight() == 0)
         return;
-    // RFC 5681 3.2: the third duplicate; RFC 6675 5: or SACKed data far enough above SND.UNA
-    // that the first segment is lost, whatever the count.
-    const bool lost = t.dupacks >= t.cc.reordering || (t.sack_ok && assess_scoreboard(t).any_lost);
+    // RFC 5681 3.2: the third duplicate, unless the path reorders (then only RACK's clock
+    // decides); RFC 6675 5 and RFC 8985 6.2: or the scoreboard says a segment is lost, whether
+    // this ACK was a duplicate or moved SND.UNA.
+    bool lost = !t.reordering_seen && t.dupacks >= kDupThresh;
+    if (!lost && t.sack_ok && (duplicate || t.rack_xmit_us != 0))
+        lost = assess_scoreboard(t).any_lost;
     if (lost) {
         enter_recovery(t);
-    } else if (t.unsent() > 0) {
+    } else if (duplicate && t.unsent() > 0) {
         counters_.tcp_limited_transmits += 1;  // RFC 3042: output() may send one more segment
     }
 }
 
 // A D-SACK for data below SND.UNA says a retransmission was not needed: the original arrived,
-// late (RFC 2883 5, RFC 3708). The path reorders; wait for one more segment's worth of evidence
-// before calling a hole lost next time, as Linux raises tp->reordering.
+// late, or its ACK was lost (RFC 2883 5, RFC 3708). RFC 8985 6.2 step 4: widen RACK's reordering
+// window by one step, at most once per recovery.
 void TcpStack::spurious_retransmission(Tcb& t) {
-    if (t.cc.reordering < congestion::Controller::kMaxReordering)
-        t.cc.reordering += 1;
+    if (!t.reo_wnd_raised && t.cc.reo_wnd_mult < congestion::Controller::kMaxReoWndMult) {
+        t.cc.reo_wnd_mult += 1;
+        t.reo_wnd_raised = true;
+    }
 }
 
 void TcpStack::enter_recovery(Tcb& t) {
     // RFC 6582 3.2 step 2 and RFC 6675 5 step 4.
     t.in_recovery = true;
     t.recover = t.snd_max;
+    t.reo_wnd_raised = false;
     // RFC 3042 2: segments limited transmit sent beyond cwnd are left out of the FlightSize the
     // new ssthresh is computed from.
     t.cc.on_loss(std::min(t.bytes_in_flight(), t.cc.cwnd), t.snd_mss, clock_.now());
     counters_.tcp_recoveries += 1;
     counters_.tcp_fast_retransmits += 1;
-    // The first unacknowledged segment goes at once (RFC 5681 3.2 step 3, RFC 6675 5 step 4.3).
+    // The first segment presumed lost goes at once, whatever the pipe (RFC 5681 3.2 step 3,
+    // RFC 6675 5 step 4.3): with SACK the scoreboard's first, else the first unacknowledged.
+    if (t.sack_ok) {
+        if (const SendQueue::Assessment a = assess_scoreboard(t); a.lost_length > 0) {
+            retransmit_range(t, a.lost_offset, a.lost_length);
+            return;
+        }
+    }
     retransmit_first(t);
 }
 
@@ -113,7 +184,6 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
         done += piece;
     }
     t.send_queue.note_sent(offset, length, now_us(), /*retransmission=*/true);
-    t.rtt_timing = false;  // Karn: whatever was being timed may now be ambiguous
 }
 
 void TcpStack::count_retransmission(Tcb& t) {
@@ -130,12 +200,15 @@ std::uint32_t TcpStack::recovery_send(Tcb& t) {
         return flight > departed ? flight - departed : 0;
     }
     // RFC 6675 5 step (C): while the pipe has room, the lowest lost segment not yet resent.
-    // Bounded: each pass resends one range or stops.
+    // Bounded: each pass resends a range above the last one or stops.
+    std::int64_t resent_up_to = -1;
     for (;;) {
         const SendQueue::Assessment a = assess_scoreboard(t);
-        if (a.pipe >= t.cc.cwnd || a.lost_length == 0)
+        if (a.pipe >= t.cc.cwnd || a.lost_length == 0 ||
+            static_cast<std::int64_t>(a.lost_offset) <= resent_up_to)
             return a.pipe;
         retransmit_range(t, a.lost_offset, a.lost_length);
+        resent_up_to = a.lost_offset;
     }
 }
 

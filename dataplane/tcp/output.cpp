@@ -23,10 +23,10 @@ std::uint32_t TcpStack::ts_value(const Tcb& t) const {
     return static_cast<std::uint32_t>(ms) + t.ts_offset;
 }
 
-void TcpStack::output(Tcb& t) {
+void TcpStack::output(Tcb& t, bool probe) {
     if (!may_send_data(t.state))
         return;
-    const Nanos now = clock_.now();
+    const std::uint32_t sent_at = now_us();
     // What the congestion window is measured against: the data in flight, or in recovery the
     // pipe (RFC 6675 4), after the lost segments it has room for went again.
     std::uint32_t flight =
@@ -48,7 +48,8 @@ void TcpStack::output(Tcb& t) {
             }
         }
         const std::uint32_t by_peer = t.snd_wnd > sent ? t.snd_wnd - sent : 0;
-        const std::uint32_t by_network = cwnd > flight ? cwnd - flight : 0;
+        // RFC 8985 7.3: a tail loss probe is one new segment, whatever cwnd says.
+        const std::uint32_t by_network = probe ? t.snd_mss : cwnd > flight ? cwnd - flight : 0;
         const std::uint32_t usable = std::min(by_peer, by_network);
         const std::uint32_t wanted = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
         if (wanted == 0)
@@ -69,22 +70,18 @@ void TcpStack::output(Tcb& t) {
         const std::uint32_t length =
             wanted == t.snd_mss ? t.send_queue.segment_length(sent, wanted) : wanted;
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
-        // Time one new segment at a time when timestamps do not (Karn: never a retransmission).
-        if (!t.ts_ok && !t.rtt_timing && t.snd_nxt == t.snd_max) {
-            t.rtt_timing = true;
-            t.rtt_seq = t.snd_nxt;
-            t.rtt_start = Stamp32<std::chrono::microseconds>::at(now);
-        }
         const bool retransmission = t.snd_nxt < t.snd_max;
         if (retransmission)
             count_retransmission(t);
         send_segment(t, t.snd_nxt, flags, sent, length);
-        // The scoreboard's clock: when each range last left (loss_recovery.cpp).
-        if (t.sack_ok)
-            t.send_queue.note_sent(sent, length, now_us(), retransmission);
+        // The scoreboard's clock: when each range last left (RACK, and the RTT without
+        // timestamps).
+        t.send_queue.note_sent(sent, length, sent_at, retransmission);
         t.snd_nxt += length;
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         flight += length;
+        if (probe)
+            break;
     }
     // The FIN follows the last byte (RFC 9293 3.10.4), window or not.
     if (t.fin_queued && t.snd_nxt == t.fin_seq) {
@@ -178,8 +175,7 @@ void TcpStack::send_syn(Tcb& t) {
     const bool active = t.state == TcpState::SynSent;
     if (t.retries == 0) {
         t.rtt_timing = true;
-        t.rtt_seq = t.iss();
-        t.rtt_start = Stamp32<std::chrono::microseconds>::at(clock_.now());
+        t.rack_xmit_us = now_us();  // RACK has nothing to judge until the handshake is done
     }
     send_segment(t, t.iss(), active ? kSyn : (kSyn | kAck), 0, 0);
 }

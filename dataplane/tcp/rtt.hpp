@@ -2,7 +2,7 @@
 // segments never retransmitted, Karn's rule, or from timestamps, RFC 7323 4), RTO with exponential
 // backoff.
 //
-// Every connection has one, so it is kept small (16 bytes): microseconds in 32 bits (71 minutes,
+// Every connection has one, so it is kept small (12 bytes): microseconds in 32 bits (71 minutes,
 // far beyond the 60-second RTO ceiling), and the configured bounds live once in RtoBounds instead
 // of in every connection.
 #pragma once
@@ -14,13 +14,16 @@
 
 namespace sluice::tcp {
 
-// The RTO's floor and ceiling (RFC 6298 2.4 and 2.5), one per stack.
+// The RTO's floor and ceiling (RFC 6298 2.4 and 2.5) and its value before any sample (2.1), one
+// per stack.
 struct RtoBounds {
     std::uint32_t min_us = 200'000;
     std::uint32_t max_us = 60'000'000;
+    std::uint32_t initial_us = 1'000'000;
 
-    static RtoBounds from(Nanos min_rto, Nanos max_rto) {
-        return RtoBounds{to_us(min_rto), std::max(to_us(min_rto), to_us(max_rto))};
+    static RtoBounds from(Nanos min_rto, Nanos max_rto, Nanos initial_rto) {
+        return RtoBounds{to_us(min_rto), std::max(to_us(min_rto), to_us(max_rto)),
+                         to_us(initial_rto)};
     }
     static std::uint32_t to_us(Nanos n) {
         const auto us = std::chrono::duration_cast<std::chrono::microseconds>(n).count();
@@ -28,12 +31,11 @@ struct RtoBounds {
     }
 };
 
+// The RTO is computed when asked for, not kept: it follows from SRTT, RTTVAR, the bounds and the
+// backoff, and keeping it would cost every connection four bytes.
 class RttEstimator {
   public:
-    RttEstimator() = default;
-    explicit RttEstimator(Nanos initial_rto) : rto_us_(RtoBounds::to_us(initial_rto)) {}
-
-    void sample(Nanos rtt, const RtoBounds& bounds) {
+    void sample(Nanos rtt) {
         const std::int64_t r = RtoBounds::to_us(rtt);
         if (srtt_us_ == 0) {
             srtt_us_ = static_cast<std::uint32_t>(r);  // 2.2
@@ -45,11 +47,12 @@ class RttEstimator {
             rttvar_us_ = static_cast<std::uint32_t>((3 * std::int64_t{rttvar_us_} + delta) / 4);
             srtt_us_ = static_cast<std::uint32_t>((7 * srtt + r) / 8);
         }
-        // G, the clock granularity, is 1 ms (the timer wheel's tick).
-        const std::int64_t rto =
-            std::int64_t{srtt_us_} + std::max<std::int64_t>(1000, 4 * std::int64_t{rttvar_us_});
-        rto_us_ =
-            static_cast<std::uint32_t>(std::clamp<std::int64_t>(rto, bounds.min_us, bounds.max_us));
+        backoff_ = 0;
+    }
+    // 5.7: the SYN or SYN-ACK was retransmitted and the handshake gave no sample: data starts
+    // with an RTO of 3 s (or the initial RTO, if longer), not backed off.
+    void lengthen_initial_rto() {
+        long_initial_ = true;
         backoff_ = 0;
     }
     // 5.5: double the timer on each expiry, up to the maximum.
@@ -60,9 +63,17 @@ class RttEstimator {
     void reset_backoff() { backoff_ = 0; }
 
     Nanos rto(const RtoBounds& bounds) const {
-        const std::uint64_t r =
-            std::min<std::uint64_t>(std::uint64_t{rto_us_} << backoff_, bounds.max_us);
-        return std::chrono::microseconds(r);
+        std::uint64_t base;
+        if (has_sample()) {
+            // 2.3: G, the clock granularity, is 1 ms (the timer wheel's tick).
+            const std::uint64_t rto = std::uint64_t{srtt_us_} +
+                                      std::max<std::uint64_t>(1000, 4 * std::uint64_t{rttvar_us_});
+            base = std::clamp<std::uint64_t>(rto, bounds.min_us, bounds.max_us);
+        } else {
+            base = long_initial_ ? std::max<std::uint64_t>(bounds.initial_us, 3'000'000)
+                                 : bounds.initial_us;
+        }
+        return std::chrono::microseconds(std::min<std::uint64_t>(base << backoff_, bounds.max_us));
     }
     Nanos srtt() const { return std::chrono::microseconds(srtt_us_); }
     Nanos rttvar() const { return std::chrono::microseconds(rttvar_us_); }
@@ -72,8 +83,8 @@ class RttEstimator {
   private:
     std::uint32_t srtt_us_ = 0;
     std::uint32_t rttvar_us_ = 0;
-    std::uint32_t rto_us_ = 1'000'000;
     std::uint8_t backoff_ = 0;
+    bool long_initial_ = false;
 };
 
 }  // namespace sluice::tcp

@@ -213,7 +213,7 @@ void TcpStack::segment_in_syn_sent(Tcb& t, const wire::TcpHeader& th, rte_mbuf* 
     if (ack_acceptable) {
         t.snd_una = th.ack;
         t.una_advanced = true;
-        handshake_rtt(t, th);
+        handshake_rtt(t);
         t.retries = 0;
         set_state(t, TcpState::Established);
         send_ack(t);

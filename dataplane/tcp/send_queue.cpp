@@ -21,6 +21,12 @@ bool later(std::uint32_t a, std::uint32_t b) {
     return static_cast<std::int32_t>(a - b) > 0;
 }
 
+// Whether an mbuf sent at `sent_us` and ending at offset `end` left before RACK's reference point
+// (RFC 8985 6.2: by send time, and by sequence among those sent in the same microsecond).
+bool sent_before(std::uint32_t sent_us, std::int64_t end, const SendQueue::RackPoint& p) {
+    return later(p.sent_us, sent_us) || (sent_us == p.sent_us && end <= p.end);
+}
+
 bool exclusive(const rte_mbuf* m) {
     return RTE_MBUF_DIRECT(m) && rte_mbuf_refcnt_read(m) == 1;
 }
@@ -226,25 +232,69 @@ void SendQueue::note_sent(std::uint32_t offset, std::uint32_t length, std::uint3
     }
 }
 
-std::uint32_t SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end,
-                                     std::optional<std::uint32_t>& oldest_clean_us) {
+namespace {
+
+// One mbuf newly known to have arrived: what it tells RACK and the RTT estimator.
+void note_delivery(const SendEntry& e, std::int64_t end, const SendQueue::RackPoint& rack,
+                   std::uint32_t now_us, std::uint32_t ambiguous_us, SendQueue::Delivery& d) {
+    if (e.sent_us == 0)
+        return;  // sent before a timeout: its send time is forgotten
+    const bool retransmitted = (e.marks & kRetransmitted) != 0;
+    if (!retransmitted) {
+        if (!d.oldest_clean_us || later(*d.oldest_clean_us, e.sent_us))
+            d.oldest_clean_us = e.sent_us;
+        if (!d.newest_clean_us || later(e.sent_us, *d.newest_clean_us))
+            d.newest_clean_us = e.sent_us;
+        // RFC 8985 6.2 step 3: sent once and ending below the segment RACK last saw arrive, it
+        // was overtaken on the way (a lost ACK can look the same; RFC 8985 accepts that).
+        if (rack.known && end < rack.end)
+            d.reordered = true;
+    } else if (now_us - e.sent_us < ambiguous_us) {
+        return;  // too soon to be the retransmission's own answer
+    }
+    if (!d.newest.known ||
+        sent_before(d.newest.sent_us, d.newest.end, SendQueue::RackPoint{true, e.sent_us, end})) {
+        d.newest = SendQueue::RackPoint{true, e.sent_us, end};
+    }
+}
+
+}  // namespace
+
+void SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end, const RackPoint& rack,
+                            std::uint32_t now_us, std::uint32_t ambiguous_us, Delivery& d) {
     std::uint32_t start = 0;
-    std::uint32_t newly = 0;
     for (rte_mbuf* m = locate(begin, start); m != nullptr && start < end;) {
         SendEntry& e = entry(m);
         const std::uint32_t stop = start + e.payload_length;
         if (start >= begin && stop <= end && (e.marks & kSacked) == 0) {
-            if ((e.marks & kRetransmitted) == 0 && e.sent_us != 0 &&
-                (!oldest_clean_us || later(*oldest_clean_us, e.sent_us))) {
-                oldest_clean_us = e.sent_us;
-            }
+            note_delivery(e, stop, rack, now_us, ambiguous_us, d);
             e.marks |= kSacked;
-            newly += e.payload_length;
+            d.bytes += e.payload_length;
         }
         start = stop;
         m = e.next;
     }
-    return newly;
+}
+
+void SendQueue::note_acknowledged(std::uint32_t length, const RackPoint& rack, std::uint32_t now_us,
+                                  std::uint32_t ambiguous_us, Delivery& d) {
+    std::uint32_t start = 0;
+    const bool reordered_before = d.reordered;
+    bool retransmission_acknowledged = false;
+    for (rte_mbuf* m = head_; m != nullptr && start < length; m = entry(m).next) {
+        const SendEntry& e = entry(m);
+        const std::uint32_t stop = start + e.payload_length;
+        if (stop <= length && (e.marks & kSacked) == 0) {
+            note_delivery(e, stop, rack, now_us, ambiguous_us, d);
+            retransmission_acknowledged |= (e.marks & kRetransmitted) != 0;
+        }
+        start = stop;
+    }
+    // A cumulative ACK that covers a retransmission may also cover segments that arrived long
+    // ago but whose SACK blocks the peer never got round to reporting (it sends at most four):
+    // their late news is no reordering (Linux makes the same exception).
+    if (retransmission_acknowledged)
+        d.reordered = reordered_before;
 }
 
 void SendQueue::clear_marks() {
@@ -256,9 +306,11 @@ void SendQueue::clear_marks() {
     }
 }
 
-void SendQueue::clear_retransmission_marks() {
-    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next)
+void SendQueue::forget_transmissions() {
+    for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next) {
         entry(m).marks &= static_cast<std::uint8_t>(~kRetransmitted);
+        entry(m).sent_us = 0;
+    }
 }
 
 std::uint32_t SendQueue::sacked_at(std::uint32_t offset, std::uint32_t limit) {
@@ -275,52 +327,69 @@ std::uint32_t SendQueue::sacked_at(std::uint32_t offset, std::uint32_t limit) {
     return std::min(run, limit);
 }
 
-SendQueue::Assessment SendQueue::assess(std::uint32_t sent, std::uint32_t lost_bytes,
-                                        std::uint32_t now_us, std::uint32_t retransmit_after_us) {
+SendQueue::Assessment SendQueue::assess(std::uint32_t sent, const LossRules& r) {
     Assessment a;
-    // First pass: how much is SACKed, and when the latest SACKed byte was sent.
-    std::uint32_t latest_sacked_us = 0;
-    bool any_sacked = false;
+    // First pass: how much is SACKed.
     std::uint32_t start = 0;
     for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
         const SendEntry& e = entry(m);
-        if (e.marks & kSacked) {
+        if (e.marks & kSacked)
             a.sacked += e.payload_length;
-            if (!any_sacked || later(e.sent_us, latest_sacked_us))
-                latest_sacked_us = e.sent_us;
-            any_sacked = true;
-        }
         start += e.payload_length;
     }
-    // Second pass, from the front: an unSACKed mbuf with enough SACKed above it is lost.
+    const std::uint32_t reo_wnd_us = a.sacked >= r.zero_reo_wnd_sacked ? 0 : r.reo_wnd_us;
+    const std::uint32_t overdue_after_us = r.rack_rtt_us + reo_wnd_us;
+    // Second pass, from the front: is each unSACKed mbuf lost, and is it in the pipe?
     std::uint32_t sacked_so_far = 0;
     start = 0;
     for (rte_mbuf* m = head_; m != nullptr && start < sent; m = entry(m).next) {
         SendEntry& e = entry(m);
         const std::uint32_t length = std::min<std::uint32_t>(e.payload_length, sent - start);
+        const std::uint32_t stop = start + e.payload_length;
         if (e.marks & kSacked) {
             sacked_so_far += e.payload_length;
-        } else {
-            const bool lost = a.sacked - sacked_so_far > lost_bytes;
-            if ((e.marks & kRetransmitted) && lost && any_sacked &&
-                later(latest_sacked_us, e.sent_us) && now_us - e.sent_us > retransmit_after_us) {
-                // The retransmission was lost too: data sent after it has arrived.
-                e.marks &= static_cast<std::uint8_t>(~kRetransmitted);
-                a.lost_again += 1;
-            }
-            if (!lost)
-                a.pipe += length;
-            if (e.marks & kRetransmitted)
-                a.pipe += length;
-            if (lost) {
-                a.any_lost = true;
-                if (a.lost_length == 0 && (e.marks & kRetransmitted) == 0) {
-                    a.lost_offset = start;
-                    a.lost_length = length;
+            start = stop;
+            continue;
+        }
+        bool lost = false;
+        // A retransmission counts as sent before the reference point only if it left strictly
+        // earlier: one sent in the same microsecond as the segment that set the point (a round
+        // trip under 1 us, or a clock that stands still) cannot be judged by it.
+        const bool before_rack =
+            r.rack.known && e.sent_us != 0 &&
+            ((e.marks & kRetransmitted) ? later(r.rack.sent_us, e.sent_us)
+                                        : sent_before(e.sent_us, stop, r.rack));
+        if (before_rack) {
+            const std::uint32_t out_for = r.now_us - e.sent_us;
+            if (static_cast<std::int32_t>(out_for) >= 0 && out_for >= overdue_after_us) {
+                lost = true;
+                if (e.marks & kRetransmitted) {
+                    // The retransmission was lost too: one sent after it has arrived.
+                    e.marks &= static_cast<std::uint8_t>(~kRetransmitted);
+                    a.lost_again += 1;
                 }
+            } else {
+                const std::uint32_t wait = static_cast<std::int32_t>(out_for) >= 0
+                                               ? overdue_after_us - out_for
+                                               : overdue_after_us;
+                if (a.reorder_wait_us == 0 || wait < a.reorder_wait_us)
+                    a.reorder_wait_us = wait;
             }
         }
-        start += e.payload_length;
+        if (!lost && r.sacked_above != UINT32_MAX && a.sacked - sacked_so_far > r.sacked_above &&
+            (e.marks & kRetransmitted) == 0) {
+            lost = true;
+        }
+        if (!lost || (e.marks & kRetransmitted))
+            a.pipe += length;
+        if (lost) {
+            a.any_lost = true;
+            if (a.lost_length == 0 && (e.marks & kRetransmitted) == 0) {
+                a.lost_offset = start;
+                a.lost_length = length;
+            }
+        }
+        start = stop;
     }
     return a;
 }

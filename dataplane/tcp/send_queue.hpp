@@ -77,20 +77,60 @@ class SendQueue {
     // first or again.
     void note_sent(std::uint32_t offset, std::uint32_t length, std::uint32_t now_us,
                    bool retransmission);
-    // Marks the mbufs lying wholly inside [begin, end) (offsets from the front) as SACKed;
-    // returns the bytes newly marked. `oldest_clean_us` is lowered to the send time of the
-    // earliest-sent newly SACKed mbuf that was never sent again (an RTT sample Karn's rule
-    // allows), when there is one.
-    std::uint32_t mark_sacked(std::uint32_t begin, std::uint32_t end,
-                              std::optional<std::uint32_t>& oldest_clean_us);
-    // Forgets every SACK and retransmission mark (RFC 2018 8, after timeouts: the receiver may
-    // have reneged), or only the retransmission marks.
+
+    // RACK's reference point (RFC 8985 6.1): the most recently sent segment known to have
+    // arrived, by send time and then by end (an offset from the front, negative once it is
+    // acknowledged). A segment sent before it and still unacknowledged is overdue.
+    struct RackPoint {
+        bool known = false;
+        std::uint32_t sent_us = 0;
+        std::int64_t end = 0;
+    };
+    // What newly delivered mbufs (SACKed, or acknowledged cumulatively) tell.
+    struct Delivery {
+        std::uint32_t bytes = 0;  // newly marked SACKed (mark_sacked only)
+        // Send times of the earliest- and latest-sent of them never sent twice: RTT samples
+        // Karn's rule allows.
+        std::optional<std::uint32_t> oldest_clean_us;
+        std::optional<std::uint32_t> newest_clean_us;
+        // The latest-sent of them whose arrival is not ambiguous (RFC 8985 6.2 step 2: a
+        // retransmission answered sooner than `ambiguous_us` after it left may be its original's
+        // answer): RACK's new reference point when it is later than the old one.
+        RackPoint newest;
+        // One never sent twice arrived after one sent later had (RFC 8985 6.2 step 3).
+        bool reordered = false;
+    };
+    // Marks the mbufs lying wholly inside [begin, end) (offsets from the front) as SACKed and
+    // adds what they tell to `d`. `rack` is the reference point before this ACK.
+    void mark_sacked(std::uint32_t begin, std::uint32_t end, const RackPoint& rack,
+                     std::uint32_t now_us, std::uint32_t ambiguous_us, Delivery& d);
+    // The same for the first `length` bytes, about to be acknowledged cumulatively (before
+    // consume()): mbufs SACKed earlier told their story then.
+    void note_acknowledged(std::uint32_t length, const RackPoint& rack, std::uint32_t now_us,
+                           std::uint32_t ambiguous_us, Delivery& d);
+    // Forgets every SACK and retransmission mark and every send time (RFC 2018 8, after
+    // timeouts: the receiver may have reneged), or only the retransmission marks and the send
+    // times (after a timeout: what went before it can neither be timed nor judged by RACK).
     void clear_marks();
-    void clear_retransmission_marks();
+    void forget_transmissions();
     // The SACKed bytes from `offset` on, whole mbufs, up to `limit`: what going back after a
     // timeout may step over.
     std::uint32_t sacked_at(std::uint32_t offset, std::uint32_t limit);
 
+    // How assess() judges a range lost.
+    struct LossRules {
+        // RFC 6675 IsLost: an unSACKed mbuf with more than this many bytes SACKed above it is
+        // lost ((DupThresh - 1) * SMSS); UINT32_MAX turns the rule off.
+        std::uint32_t sacked_above = UINT32_MAX;
+        // RACK (RFC 8985 6.2 step 5): an unSACKed mbuf sent before `rack` is lost once
+        // `rack_rtt_us` + `reo_wnd_us` have passed since it left; reo_wnd_us counts as 0 once
+        // `zero_reo_wnd_sacked` bytes or more are SACKed (step 4, when no reordering was seen).
+        RackPoint rack;
+        std::uint32_t now_us = 0;
+        std::uint32_t rack_rtt_us = 0;
+        std::uint32_t reo_wnd_us = 0;
+        std::uint32_t zero_reo_wnd_sacked = UINT32_MAX;
+    };
     // What the scoreboard says of the first `sent` bytes (RFC 6675 4, IsLost, SetPipe, NextSeg).
     struct Assessment {
         std::uint32_t sacked = 0;  // bytes SACKed
@@ -100,14 +140,12 @@ class SendQueue {
         std::uint32_t lost_offset = 0;
         std::uint32_t lost_length = 0;
         bool any_lost = false;         // any range judged lost, retransmitted or not
-        std::uint32_t lost_again = 0;  // retransmissions judged lost themselves by this call
+        std::uint32_t lost_again = 0;  // retransmissions RACK judged lost themselves, this call
+        // RACK's reordering timer (RFC 8985 6.3): microseconds until the next mbuf sent before
+        // the reference point would be overdue; 0 when none waits.
+        std::uint32_t reorder_wait_us = 0;
     };
-    // `lost_bytes`: an unSACKed mbuf with more than this many SACKed bytes above it is lost
-    // (RFC 6675's (DupThresh - 1) * SMSS). `now_us` and `retransmit_after_us`: a retransmitted
-    // mbuf still unSACKed when one sent after it was SACKed, and out for longer than this, is
-    // judged lost again (RFC 8985 6.2's rule) and offered once more.
-    Assessment assess(std::uint32_t sent, std::uint32_t lost_bytes, std::uint32_t now_us,
-                      std::uint32_t retransmit_after_us);
+    Assessment assess(std::uint32_t sent, const LossRules& rules);
 
   private:
     void link(rte_mbuf* segment, bool fillable);

@@ -17,11 +17,13 @@
 namespace sluice::tcp {
 
 // What the connection's one retransmission-class timer is doing now (only one applies at a time).
-// TailLossProbe stands in for Retransmit while a probe may still save a timeout (RFC 8985 7).
+// TailLossProbe stands in for Retransmit while a probe may still save a timeout (RFC 8985 7), and
+// RackReorder while RACK waits out the reordering window before calling a segment lost.
 enum class TimerKind : std::uint8_t {
     None,
     Retransmit,
     TailLossProbe,
+    RackReorder,  // RACK's reordering timer (RFC 8985 6.3): a segment becomes overdue then
     Persist,
     Keepalive,
     FinWait2,
@@ -64,7 +66,7 @@ struct Tcb {
     bool want_writable : 1 = false;  // a send() did not fit: tell on_writable
     bool passive : 1 = false;        // came from a listener
     bool peer_fin : 1 = false;       // the peer's FIN was received
-    bool rtt_timing : 1 = false;     // rtt_seq/rtt_start measure a segment (no timestamps)
+    bool rtt_timing : 1 = false;     // rack_xmit_us times our SYN (RFC 6298 2.2)
     bool ack_pending : 1 = false;    // an ACK is owed, within the delayed-ACK time
     bool ack_queued : 1 = false;     // the stack's DelayedAckQueue holds an entry for this TCB
     bool ack_now : 1 = false;        // an ACK is owed at the end of this segment's processing
@@ -73,6 +75,8 @@ struct Tcb {
     bool rto_recovery : 1 = false;   // go-back-N after a timeout, until SND.UNA >= recover
     bool una_advanced : 1 = false;   // SND.UNA moved since the retransmission timer was armed
     bool probe_sent : 1 = false;     // a tail loss probe is out, unanswered (RFC 8985 7)
+    bool reordering_seen : 1 = false;  // RACK.reordering_seen (RFC 8985 6.2 step 3)
+    bool reo_wnd_raised : 1 = false;   // a D-SACK widened RACK's window in this recovery
 
     std::uint8_t dupacks = 0;
     std::uint8_t retries = 0;      // consecutive expiries of the current timer
@@ -91,10 +95,16 @@ struct Tcb {
 
     SeqNum fin_seq;  // our FIN's sequence number, once the application asked for it
 
-    // RTT timing without timestamps: one segment at a time (Karn's rule: never a retransmitted
-    // one).
-    SeqNum rtt_seq;
-    Stamp32<std::chrono::microseconds> rtt_start;
+    // RACK (RFC 8985 6.1, loss_recovery.cpp): the send time, end and round-trip time of the most
+    // recently sent segment known to have arrived; rack_xmit_us is 0 while none is (nothing was
+    // SACKed since all data was last acknowledged), so a clean path never looks at the scoreboard.
+    // While the handshake is on (rtt_timing), rack_xmit_us holds our SYN's send time instead,
+    // for the first RTT sample: RACK has nothing to judge before there is data, and the TCB
+    // saves a field. Data is timed from the send queue's per-segment send times.
+    std::uint32_t rack_xmit_us = 0;
+    SeqNum rack_end;
+    std::uint32_t rack_rtt_us = 0;
+
     RttEstimator rtt;
     Stamp32<std::chrono::milliseconds> last_received;  // for keepalive
 

@@ -39,7 +39,7 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
       clock_(clock),
       wheel_(clock.now()),
       delayed_acks_(std::min<std::uint32_t>(config.max_connections, kDelayedAckQueueLimit)),
-      rto_bounds_(RtoBounds::from(config.min_rto, config.max_rto)) {
+      rto_bounds_(RtoBounds::from(config.min_rto, config.max_rto, config.initial_rto)) {
     // RFC 9293 3.7.1: the MSS we offer is what fits our MTU without IP and TCP headers.
     // A segment must also fit one mbuf: headers in the headroom, TCP header and payload after it.
     const unsigned room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM - 60;
@@ -91,10 +91,12 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->ts_recent = 0;
     t->ts_recent_time = {};
     t->ts_offset = static_cast<std::uint32_t>(isn_.keyed_hash(tuple) >> 32);
-    t->rtt = RttEstimator(config_.initial_rto);
+    t->rtt = RttEstimator{};
     t->cc = congestion::Controller{};
     t->cc.algorithm = config_.congestion;
     t->in_recovery = t->rto_recovery = t->una_advanced = t->probe_sent = false;
+    t->reordering_seen = t->reo_wnd_raised = false;
+    t->rack_xmit_us = t->rack_rtt_us = 0;
     t->dupacks = t->retries = 0;
     t->total_retransmits = 0;
     t->timer.owner = slot;
@@ -422,6 +424,8 @@ api::ConnectionInfo TcpStack::info(const Tcb& t) const {
     i.congestion = t.cc.algorithm;
     i.sack = t.sack_ok;
     i.in_recovery = t.in_recovery;
+    i.reordering_seen = t.reordering_seen;
+    i.reorder_window = std::chrono::microseconds(reorder_window_us(t));
     return i;
 }
 

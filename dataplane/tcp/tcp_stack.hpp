@@ -139,7 +139,7 @@ class TcpStack final : public TransportReceiver {
     // ack_processing.cpp: the sender's half of the fifth step, one function per thing an ACK tells
     bool process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payload_length);
     bool ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th);
-    void handshake_rtt(Tcb& t, const wire::TcpHeader& th);
+    void handshake_rtt(Tcb& t);
     std::uint32_t sack_arrived(Tcb& t, const wire::TcpHeader& th);
     bool new_data_acked(Tcb& t, const wire::TcpHeader& th);
     void take_rtt_sample(Tcb& t, const wire::TcpHeader& th);
@@ -150,6 +150,8 @@ class TcpStack final : public TransportReceiver {
 
     // loss_recovery.cpp: fast retransmit, NewReno and SACK recovery (docs/loss-recovery.md)
     void duplicate_ack(Tcb& t);
+    // After every ACK: is anything lost (RFC 5681 3.2, RFC 6675 5, RFC 8985 6.2 step 5)?
+    void detect_loss(Tcb& t, bool duplicate);
     void enter_recovery(Tcb& t);
     void spurious_retransmission(Tcb& t);
     void partial_ack(Tcb& t);
@@ -160,8 +162,17 @@ class TcpStack final : public TransportReceiver {
     void retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length);
     void count_retransmission(Tcb& t);
     SendQueue::Assessment assess_scoreboard(Tcb& t);
-    std::uint32_t lost_retransmission_after_us(const Tcb& t) const;
+    // RACK (RFC 8985 6): its reference point as the send queue sees it, moving it on to what an
+    // ACK newly delivered, and how soon an answer to a retransmission is too soon to be its own.
+    static SendQueue::RackPoint rack_point(const Tcb& t);
+    void rack_advance(Tcb& t, const SendQueue::Delivery& d);
+    static std::uint32_t ambiguous_answer_us(const Tcb& t);
+    static std::uint32_t reorder_window_us(const Tcb& t);
+    // The microsecond stamp of the scoreboard's send times; never 0, which means "unknown".
     std::uint32_t now_us() const;
+    // RFC 5681 3.2's DupThresh: duplicate ACKs (or, RFC 6675, SACKed segments above a hole) that
+    // call a segment lost, until the path has shown that it reorders.
+    static constexpr std::uint8_t kDupThresh = 3;
 
     // receiver.cpp: the receiver's half: text, FIN, and the SACK blocks we send
     bool process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
@@ -171,7 +182,8 @@ class TcpStack final : public TransportReceiver {
     void fill_sack_blocks(const Tcb& t, wire::TcpOptions& o, std::uint32_t option_room);
 
     // output.cpp: everything that leaves
-    void output(Tcb& t);
+    // `probe`: a tail loss probe's one new segment, beyond cwnd (RFC 8985 7.3).
+    void output(Tcb& t, bool probe = false);
     void send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_t payload_offset,
                       std::uint32_t payload_length);
     // A plain ACK carries SND.MAX, as FreeBSD's do (after a timeout SND.NXT goes back to SND.UNA,
@@ -200,6 +212,7 @@ class TcpStack final : public TransportReceiver {
     void on_retransmit_timeout(Tcb& t);
     Nanos probe_timeout(const Tcb& t) const;
     void on_probe_timeout(Tcb& t);
+    void on_reorder_timeout(Tcb& t);
     void on_persist_timeout(Tcb& t);
     void on_keepalive_timeout(Tcb& t);
     void enter_time_wait(Tcb& t);

@@ -47,6 +47,19 @@ void TcpStack::rearm_timer(Tcb& t) {
     };
     const bool handshaking = t.state == TcpState::SynSent || t.state == TcpState::SynReceived;
     if (handshaking || t.bytes_in_flight() > 0) {
+        // RFC 8985 6.3: while a segment sent before RACK's reference point waits out the
+        // reordering window, the timer is RACK's; it fires when the segment becomes overdue.
+        if (!handshaking && t.rack_xmit_us != 0) {
+            if (const std::uint32_t wait = assess_scoreboard(t).reorder_wait_us; wait > 0) {
+                const Nanos deadline = now + std::chrono::microseconds(wait);
+                if (!(t.timer.armed() && t.timer_kind == TimerKind::RackReorder &&
+                      now + wheel_.time_left(t.timer) <= deadline)) {
+                    t.timer_kind = TimerKind::RackReorder;
+                    wheel_.schedule(t.timer, deadline);
+                }
+                return;
+            }
+        }
         // RFC 6298 5.1 and 5.3: started when data leaves with none outstanding, restarted when an
         // ACK takes SND.UNA forward; left alone otherwise.
         const bool retransmission_armed =
@@ -100,6 +113,9 @@ void TcpStack::on_timer(TimerEntry& e) {
             break;
         case TimerKind::TailLossProbe:
             on_probe_timeout(t);
+            break;
+        case TimerKind::RackReorder:
+            on_reorder_timeout(t);
             break;
         case TimerKind::Persist:
             on_persist_timeout(t);
@@ -156,10 +172,12 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         t.dupacks = 0;
         // Going back, output() steps over what the peer SACKed, as Linux does; after a second
         // timeout in a row the marks go too, in case the receiver reneged (RFC 2018 8).
+        // The send times go with them: what left before the timeout can neither be timed nor
+        // judged by RACK against what goes now.
         if (t.retries >= 2) {
             t.send_queue.clear_marks();
         } else {
-            t.send_queue.clear_retransmission_marks();
+            t.send_queue.forget_transmissions();
         }
         t.snd_nxt = t.snd_una;
         output(t);
@@ -193,7 +211,7 @@ void TcpStack::on_probe_timeout(Tcb& t) {
     const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
     const bool new_data_fits = t.unsent() > 0 && t.snd_wnd > sent;
     if (new_data_fits) {
-        output(t);  // within the peer's window; the probe may exceed cwnd (7.3)
+        output(t, /*probe=*/true);  // within the peer's window; beyond cwnd if need be (7.3)
     } else {
         const std::uint32_t data =
             std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
@@ -208,6 +226,16 @@ void TcpStack::on_probe_timeout(Tcb& t) {
     t.una_advanced = false;
     t.timer_kind = TimerKind::Retransmit;
     wheel_.schedule(t.timer, clock_.now() + t.rtt.rto(rto_bounds_));
+}
+
+// RFC 8985 6.3: the segment RACK was waiting on is overdue now (or an ACK moved things on):
+// judge the scoreboard again, recover what is lost, and arm whichever timer applies next.
+void TcpStack::on_reorder_timeout(Tcb& t) {
+    t.timer_kind = TimerKind::None;
+    detect_loss(t, /*duplicate=*/false);
+    output(t);  // in recovery it resends what is lost, and re-arms the timer
+    if (!t.timer.armed())
+        rearm_timer(t);
 }
 
 void TcpStack::on_persist_timeout(Tcb& t) {

@@ -209,6 +209,8 @@ api::Connection TcpFixture::establish_passive(const wire::TcpOptions& syn_option
     EXPECT_EQ(synack.ack(), peer_seq + 1);
     peer_seq += 1;
     our_seq = synack.seq() + 1;
+    if (handshake_rtt.count() > 0)
+        advance(handshake_rtt);
     wire::TcpOptions ack_options;
     if (syn_options.timestamps && synack.tcp.options.timestamps) {
         ack_options.timestamps = wire::TcpTimestamps{syn_options.timestamps->value + 1,
@@ -233,6 +235,8 @@ api::Connection TcpFixture::establish_active(const wire::TcpOptions& options) {
     if (synack_options.timestamps && syn.tcp.options.timestamps) {
         synack_options.timestamps->echo_reply = syn.tcp.options.timestamps->value;
     }
+    if (handshake_rtt.count() > 0)
+        advance(handshake_rtt);
     inject(Seg{.flags = kSyn | kAck,
                .seq = peer_seq,
                .ack = our_seq,

@@ -121,6 +121,9 @@ class TcpFixture : public ::testing::Test {
     std::uint32_t peer_seq = 1'000'000;   // the peer's next sequence number
     std::uint32_t our_seq = 0;            // the engine's next sequence number, as the peer sees it
     std::uint16_t peer_port = kPeerPort;  // the engine's remote port in establish_passive
+    // The time establish_*() lets pass before the peer answers the engine's SYN or SYN-ACK: the
+    // engine's first RTT sample. Zero keeps the clock still.
+    Nanos handshake_rtt{0};
 
   private:
     // Into the stack, without the end of the burst.

@@ -32,7 +32,7 @@ void Controller::start(Algorithm a, std::uint32_t mss) {
     ssthresh = std::numeric_limits<std::uint32_t>::max();
     w_max = w_est = 0;
     k_ms = 0;
-    reordering = kInitialReordering;
+    reo_wnd_mult = 1;
 }
 
 void Controller::switch_to(Algorithm a) {

@@ -47,13 +47,11 @@ struct Controller {
     Stamp32<std::chrono::milliseconds> epoch_start;
     std::uint16_t k_ms = 0;
     Algorithm algorithm = kDefaultAlgorithm;
-    // Not the window's but loss detection's: how many segments of reordering the path has shown
-    // (RFC 4653's idea, Linux's tp->reordering): DupThresh, and RFC 6675's IsLost counts this
-    // many segments SACKed above a hole. Kept here, in what would be the struct's padding, so
-    // that the TCB does not grow.
-    std::uint8_t reordering = kInitialReordering;
-    static constexpr std::uint8_t kInitialReordering = 3;  // RFC 5681's DupThresh
-    static constexpr std::uint8_t kMaxReordering = 16;
+    // Not the window's but loss detection's: RACK's reordering window multiplier (RFC 8985 6.2
+    // step 4, RACK.reo_wnd_mult), raised by D-SACKs that show a retransmission was spurious.
+    // Kept here, in what would be the struct's padding, so that the TCB does not grow.
+    std::uint8_t reo_wnd_mult = 1;
+    static constexpr std::uint8_t kMaxReoWndMult = 16;
 
     // A new connection's window (RFC 6928: ten segments; RFC 5681 3.1: ssthresh arbitrarily high).
     void start(Algorithm a, std::uint32_t mss);

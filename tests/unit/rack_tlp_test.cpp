@@ -1,0 +1,183 @@
+// RACK-TLP (RFC 8985) segment by segment with a manual clock (docs/loss-recovery.md): the
+// reordering window and its timer, reordering that turns DupThresh off, D-SACKs that widen the
+// window, a lost retransmission found without a timeout, the tail loss probe (new data beyond the
+// congestion window, or the last segment again) and the hole behind it found by the probe's
+// answer, and RTT samples from send times when there are no timestamps.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "tests/support/loss_recovery_fixture.hpp"
+
+namespace sluice::test {
+namespace {
+
+using namespace loss;
+using Offsets = std::vector<std::uint32_t>;
+
+class RackTlp : public LossRecovery {
+  protected:
+    // A SACK connection (SACK off if asked) whose handshake took kRtt, so that srtt is kRtt and
+    // RACK's reordering window a quarter of it; `n` bytes queued, the first ten segments sent
+    // (the initial window) and seen by `tx`.
+    api::Connection start_sending(std::uint32_t n, bool sack = true) {
+        start_with(Algorithm::NewReno);
+        handshake_rtt = kRtt;
+        auto c = establish_passive(syn_options(kMss, sack));
+        EXPECT_EQ(info_of(c).sack, sack);
+        EXPECT_EQ(info_of(c).srtt, kRtt);
+        send(c, n);
+        tx = Transmissions(our_seq);
+        EXPECT_EQ(tx.see(take()).size(), std::min<std::uint32_t>(n / kMss, 10));
+        return c;
+    }
+    Transmissions tx{0};
+};
+
+// RFC 8985 6.2 step 5 and 6.3: a segment sent before one that arrived is lost only once it has
+// been out for RACK.rtt plus the reordering window (a quarter of the RTT here); the timer waits
+// the rest out, with no timeout and no third duplicate ACK.
+TEST_F(RackTlp, ASegmentIsLostOnceTheReorderingWindowHasPassed) {
+    auto c = start_sending(12 * kMss);
+    ASSERT_EQ(info_of(c).reorder_window, Nanos{kRtt} / 4);
+    advance(kRtt);
+
+    ack(0, {{kMss, 2 * kMss}});  // 1 arrived, 0 not yet
+    EXPECT_EQ(tx.see(take()), Offsets{10 * kMss}) << "limited transmit; 0 is not overdue yet";
+    advance(2ms);
+    EXPECT_TRUE(tx.see(take()).empty()) << "2 ms into a 2.5 ms reordering window";
+    advance(1ms);
+    EXPECT_EQ(tx.see(take()), Offsets{0}) << "the reordering timer fired";
+    EXPECT_TRUE(info_of(c).in_recovery);
+    EXPECT_EQ(counters_.tcp_recoveries, 1u);
+    EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// The same hole filled inside the window: nothing is retransmitted, and the late segment shows
+// the path reorders (RFC 8985 6.2 step 3). From then on three SACKed segments above a hole no
+// longer make it lost: only RACK's clock does.
+TEST_F(RackTlp, OnceThePathReordersDupThreshNoLongerDecides) {
+    auto c = start_sending(30 * kMss);
+    advance(kRtt);
+
+    ack(0, {{kMss, 2 * kMss}});
+    EXPECT_EQ(tx.see(take()), Offsets{10 * kMss});
+    EXPECT_FALSE(info_of(c).reordering_seen);
+    ack(2 * kMss);  // 0 arrives after 1: overtaken, not lost
+    EXPECT_TRUE(info_of(c).reordering_seen);
+    tx.see(take());
+    advance(5ms);
+    EXPECT_TRUE(tx.retransmitted().empty()) << "the reordering timer found nothing lost";
+
+    // 2 missing, 3 to 5 arrived: RFC 6675's IsLost would say 2 is lost; RACK waits.
+    ack(2 * kMss, {{3 * kMss, 6 * kMss}});
+    tx.see(take());
+    EXPECT_TRUE(tx.retransmitted().empty());
+    EXPECT_FALSE(info_of(c).in_recovery);
+    advance(1ms);
+    tx.see(take());
+    EXPECT_TRUE(tx.retransmitted().empty()) << "still inside the reordering window";
+    advance(kRtt);
+    tx.see(take());
+    EXPECT_EQ(tx.retransmitted(), (std::map<std::uint32_t, int>{{2 * kMss, 1}}));
+    EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// RFC 8985 6.2 step 4: a D-SACK (the original and the retransmission both arrived) widens the
+// reordering window by a quarter RTT; DupThresh stays where it was.
+TEST_F(RackTlp, ADSackWidensTheReorderingWindow) {
+    auto c = start_sending(20 * kMss);
+    advance(kRtt);
+    ack(0, {{kMss, 5 * kMss}});  // four SACKed above 0: lost by IsLost, fast retransmit
+    ASSERT_TRUE(info_of(c).in_recovery);
+    ASSERT_EQ(counters_.tcp_fast_retransmits, 1u);
+    const auto before = info_of(c).reorder_window;
+    // 0 was only late: the peer got the original and then the retransmission, and says so.
+    ack(5 * kMss, {{0, kMss}});
+    EXPECT_EQ(counters_.tcp_dsack_received, 1u);
+    EXPECT_EQ(info_of(c).reorder_window, before + Nanos{kRtt} / 4);
+    // Once per recovery: a second D-SACK for the same episode changes nothing.
+    ack(5 * kMss, {{0, kMss}});
+    EXPECT_EQ(info_of(c).reorder_window, before + Nanos{kRtt} / 4);
+}
+
+// RFC 8985 6.2: a retransmission that is lost too is found when a segment sent after it arrives
+// and it has been out for RACK.rtt; it goes again without waiting for the retransmission timer.
+TEST_F(RackTlp, ALostRetransmissionIsFoundWithoutATimeout) {
+    auto c = start_sending(30 * kMss);
+    advance(kRtt);
+
+    ack(0, {{kMss, 5 * kMss}});  // 0 lost: fast retransmit
+    EXPECT_EQ(tx.see(take()), Offsets{0});
+    ASSERT_TRUE(info_of(c).in_recovery);
+    advance(kRtt);
+    // 5 to 9 arrive, but not the retransmission of 0: the pipe has room for new data.
+    ack(0, {{kMss, 10 * kMss}});
+    const auto fresh = tx.see(take());
+    ASSERT_FALSE(fresh.empty());
+    EXPECT_GE(fresh.front(), 10 * kMss) << "only new data: 0's retransmission is not overdue";
+    advance(kRtt);
+    // New data sent after the retransmission arrives; the retransmission has been out for two
+    // round trips. It was lost, and goes again.
+    ack(0, {{kMss, fresh.front() + kMss}});
+    const auto again = tx.see(take());
+    ASSERT_FALSE(again.empty());
+    EXPECT_EQ(again.front(), 0u);
+    EXPECT_EQ(tx.retransmitted().at(0), 2);
+    EXPECT_EQ(counters_.tcp_lost_retransmissions, 1u);
+    EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// RFC 8985 7.3: a probe sends new data when there is some, even with the congestion window full.
+TEST_F(RackTlp, AProbeSendsNewDataBeyondTheCongestionWindow) {
+    auto c = start_sending(12 * kMss);
+    ASSERT_EQ(info_of(c).bytes_in_flight, info_of(c).cwnd);
+
+    advance(2 * kRtt - 1ms);
+    EXPECT_TRUE(tx.see(take()).empty()) << "the probe timeout is two round trips";
+    advance(1ms);
+    EXPECT_EQ(tx.see(take()), Offsets{10 * kMss});
+    EXPECT_EQ(counters_.tcp_tail_loss_probes, 1u);
+    EXPECT_TRUE(tx.retransmitted().empty());
+}
+
+// With nothing new to send the probe is the last segment again; the peer's answer SACKs it, and
+// RACK finds the segment in front of it lost at once: the tail is repaired without a timeout.
+TEST_F(RackTlp, AProbesAnswerRevealsTheHoleInFrontOfIt) {
+    auto c = start_sending(10 * kMss);
+    advance(kRtt);
+    ack(8 * kMss);  // 8 and 9 lost
+    tx.see(take());
+
+    advance(2 * kRtt);
+    EXPECT_EQ(tx.see(take()), Offsets{9 * kMss}) << "the probe: the last segment again";
+    EXPECT_EQ(counters_.tcp_tail_loss_probes, 1u);
+    advance(kRtt);
+    ack(8 * kMss, {{9 * kMss, 10 * kMss}});
+    EXPECT_EQ(tx.see(take()), Offsets{8 * kMss}) << "RACK: 9 was sent after 8 and arrived";
+    EXPECT_TRUE(info_of(c).in_recovery);
+    advance(kRtt);
+    ack(10 * kMss);
+    EXPECT_FALSE(info_of(c).in_recovery);
+    EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// Without timestamps every ACK that newly acknowledges data sent once is an RTT sample (RFC 6298
+// 3 with Karn's rule), timed from the scoreboard's send times.
+TEST_F(RackTlp, WithoutTimestampsAcksAreTimedFromSendTimes) {
+    auto c = start_sending(2 * kMss, /*sack=*/false);
+    advance(4 * kRtt);
+    ack(kMss);
+    // RFC 6298 2.3: srtt = 7/8 srtt + 1/8 sample = 8.75 + 5 ms.
+    EXPECT_EQ(info_of(c).srtt, 13750us);
+    ack(2 * kMss);
+    // The second segment was sent with the first: a sample of 40 ms again.
+    EXPECT_GT(info_of(c).srtt, 13750us);
+    (void)c;
+}
+
+}  // namespace
+}  // namespace sluice::test
