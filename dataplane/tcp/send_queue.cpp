@@ -175,10 +175,14 @@ rte_mbuf* SendQueue::locate(std::uint32_t offset, std::uint32_t& start) {
 std::uint32_t SendQueue::segment_length(std::uint32_t offset, std::uint32_t length) {
     std::uint32_t start = 0;
     rte_mbuf* m = locate(offset, start);
-    if (m == nullptr || offset == start)
+    if (m == nullptr)
         return length;
-    const std::uint32_t rest = start + entry(m).payload_length - offset;
-    return rest < length && rest >= length / 2 ? rest : length;
+    if (offset != start)
+        return std::min(start + entry(m).payload_length - offset, length);
+    std::uint32_t whole = 0;
+    for (; m != nullptr && whole + entry(m).payload_length <= length; m = entry(m).next)
+        whole += entry(m).payload_length;
+    return whole == 0 ? length : whole;
 }
 
 rte_mbuf* SendQueue::frame(std::uint32_t offset, std::uint32_t length, std::uint16_t headroom) {

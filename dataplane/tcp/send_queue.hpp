@@ -48,11 +48,14 @@ class SendQueue {
     // Drops `n` acknowledged bytes from the front.
     void consume(std::uint32_t n);
 
-    // Of a full segment's `length` bytes wanted from `offset`: fewer, ending where the mbuf
-    // holding `offset` ends, when the segment would start inside one mbuf and run into the next
-    // and that still leaves at least half of `length`. One shorter segment puts segments back in
-    // line with the mbufs (after a partly filled mbuf was sent), so the ones after it can go by
-    // reference.
+    // Of a full segment's `length` bytes wanted from `offset`: fewer when that keeps segment
+    // edges on mbuf edges. A segment that starts inside an mbuf ends with it (one shorter
+    // segment puts the ones after it back in line, after a partly filled mbuf was sent); one that
+    // starts with an mbuf takes whole mbufs as long as they fit, and only a first mbuf larger
+    // than `length` is split. Segments in line with the mbufs go by reference, and the peer's
+    // SACK blocks, which follow segment edges, then cover whole mbufs: the scoreboard's unit.
+    // Without this, one short mbuf (a small segment the peer sent to an echo server, say) would
+    // shift every later segment across two mbufs for good.
     std::uint32_t segment_length(std::uint32_t offset, std::uint32_t length);
     // The mbuf holding exactly the `length` bytes from `offset`, made ready to be sent as a frame
     // by reference (data_off, data_len and pkt_len cover those bytes, offload fields cleared,

@@ -71,7 +71,9 @@ TEST_F(SendByReference, AFrameTheDeviceStillHoldsIsNeverWrittenAgain) {
     ASSERT_EQ(held.size(), 1u);
     const auto before = bytes_of(held[0]);
 
-    advance(c.info()->rto);  // the retransmission timer fires while the device still has the first frame
+    advance(
+        c.info()
+            ->rto);  // the retransmission timer fires while the device still has the first frame
     const Sent again = expect_one();
     EXPECT_EQ(again.seq(), our_seq);
     EXPECT_EQ(again.payload, data);
@@ -158,6 +160,24 @@ TEST_F(SendByReference, AChainOfOurOwnGoesByReference) {
     EXPECT_EQ(sent[0].payload, slice(data, 0, 1000));
     EXPECT_EQ(sent[1].payload, slice(data, 1000, 1000));
     EXPECT_EQ(by_reference(), 2u);
+}
+
+// An echo server hands back what it received, mbuf for mbuf: one short mbuf in front (a small
+// segment from its peer) goes alone, and the full ones after it stay in line and go by reference
+// instead of each straddling two mbufs (and being copied) from then on.
+TEST_F(SendByReference, AShortMbufDoesNotShiftTheSegmentsAfterIt) {
+    auto c = establish_passive(mss_option(1000));
+    const auto data = pattern(2100);
+    rte_mbuf* chain = make_mbuf(slice(data, 0, 100));
+    ASSERT_EQ(rte_pktmbuf_chain(chain, make_mbuf(slice(data, 100, 1000))), 0);
+    ASSERT_EQ(rte_pktmbuf_chain(chain, make_mbuf(slice(data, 1100, 1000))), 0);
+    ASSERT_EQ(c.send_mbuf(chain).value(), 2100u);
+    const auto sent = take();
+    ASSERT_EQ(sent.size(), 3u);
+    EXPECT_EQ(sent[0].payload, slice(data, 0, 100));
+    EXPECT_EQ(sent[1].payload, slice(data, 100, 1000));
+    EXPECT_EQ(sent[2].payload, slice(data, 1100, 1000));
+    EXPECT_EQ(by_reference(), 3u);
 }
 
 TEST_F(SendByReference, AChainSomeoneElseAlsoHoldsIsNeverWrittenInto) {
