@@ -59,8 +59,9 @@ std::uint32_t SendQueue::append_copy(std::span<const std::byte> data, std::uint3
     std::uint32_t taken = 0;
     const auto wanted = static_cast<std::uint32_t>(std::min<std::size_t>(data.size(), room));
     // Fill the tail up to a chunk first, so that small writes do not each cost an mbuf. Safe even
-    // while a device holds a frame of it: that frame ends where the payload ended then.
-    if (tail_ != nullptr && wanted > 0 && entry(tail_).fillable) {
+    // while a device holds a frame of it: that frame ends where the payload ended then. Not once
+    // the scoreboard has marked it (SACKed, or resent): the new bytes would inherit the mark.
+    if (tail_ != nullptr && wanted > 0 && entry(tail_).fillable && entry(tail_).marks == 0) {
         SendEntry& e = entry(tail_);
         const std::uint32_t end = e.payload_offset + e.payload_length;
         const std::uint32_t space = std::min<std::uint32_t>(

@@ -165,6 +165,30 @@ TEST_F(RackTlp, AProbesAnswerRevealsTheHoleInFrontOfIt) {
     EXPECT_EQ(counters_.tcp_timeouts, 0u);
 }
 
+// A small write fills the last send-queue mbuf up to a segment; once the peer has SACKed that
+// mbuf, bytes written after must not join it, or they would count as SACKed too and, lost, wait
+// for timeouts instead of being resent.
+TEST_F(RackTlp, BytesWrittenAfterATailTheySackedAreNotTakenAsSacked) {
+    auto c = start_sending(kMss);
+    ASSERT_TRUE(c.set_nodelay(true).ok());
+    send(c, 300, kMss);
+    EXPECT_EQ(tx.see(take()), Offsets{kMss});
+    advance(kRtt);
+    ack(0, {{kMss, kMss + 300}});  // 0 missing, the 300 bytes arrived
+    send(c, 200, kMss + 300);      // these are lost
+    send(c, kMss, kMss + 500);
+    const auto sent = tx.see(take());
+    ASSERT_FALSE(sent.empty());
+    EXPECT_EQ(sent.front(), kMss + 300);
+    EXPECT_EQ(tx.end(), 2 * kMss + 500);
+    advance(kRtt);
+    ack(0, {{kMss, kMss + 300}, {kMss + 500, 2 * kMss + 500}});
+    advance(kRtt);
+    tx.see(take());
+    EXPECT_EQ(tx.retransmitted(), (std::map<std::uint32_t, int>{{0, 1}, {kMss + 300, 1}}));
+    EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
 // Without timestamps every ACK that newly acknowledges data sent once is an RTT sample (RFC 6298
 // 3 with Karn's rule), timed from the scoreboard's send times.
 TEST_F(RackTlp, WithoutTimestampsAcksAreTimedFromSendTimes) {
