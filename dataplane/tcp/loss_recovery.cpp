@@ -58,7 +58,7 @@ void TcpStack::rack_advance(Tcb& t, const SendQueue::Delivery& d) {
 std::uint32_t TcpStack::reorder_window_us(const Tcb& t) {
     const auto srtt = static_cast<std::uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.srtt()).count());
-    return std::min<std::uint32_t>(t.cc.reo_wnd_mult * (srtt / 4), srtt);
+    return std::min<std::uint32_t>(t.cc.reo_wnd_mult() * (srtt / 4), srtt);
 }
 
 // The scoreboard judged by RFC 6675's IsLost (until the path has shown it reorders) and by RACK
@@ -116,8 +116,8 @@ void TcpStack::detect_loss(Tcb& t, bool duplicate) {
 // late, or its ACK was lost (RFC 2883 5, RFC 3708). RFC 8985 6.2 step 4: widen RACK's reordering
 // window by one step, at most once per recovery.
 void TcpStack::spurious_retransmission(Tcb& t) {
-    if (!t.reo_wnd_raised && t.cc.reo_wnd_mult < congestion::Controller::kMaxReoWndMult) {
-        t.cc.reo_wnd_mult += 1;
+    if (!t.reo_wnd_raised) {
+        t.cc.widen_reo_wnd();
         t.reo_wnd_raised = true;
     }
 }
@@ -127,6 +127,7 @@ void TcpStack::enter_recovery(Tcb& t) {
     t.in_recovery = true;
     t.recover = t.snd_max;
     t.reo_wnd_raised = false;
+    t.cc.count_recovery_for_reo_wnd();
     // RFC 3042 2: segments limited transmit sent beyond cwnd are left out of the FlightSize the
     // new ssthresh is computed from.
     t.cc.on_loss(std::min(t.bytes_in_flight(), t.cc.cwnd), t.snd_mss, clock_.now());

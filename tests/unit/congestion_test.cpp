@@ -427,5 +427,34 @@ TEST(AlgorithmNames, UnknownNamesAreRefused) {
     }
 }
 
+// RACK's reordering window multiplier (RFC 8985 6.2 step 4), kept in the controller's spare
+// byte: a D-SACK widens it a step, up to 16; sixteen recoveries without another bring it back to
+// 1 (RACK.reo_wnd_persist); a D-SACK in between starts the count again.
+TEST(ReorderingWindow, WidensOnDSacksAndNarrowsAfterSixteenRecoveriesWithoutOne) {
+    Controller cc;
+    cc.start(Algorithm::Cubic, 1000);
+    EXPECT_EQ(cc.reo_wnd_mult(), 1u);
+    cc.count_recovery_for_reo_wnd();
+    EXPECT_EQ(cc.reo_wnd_mult(), 1u);
+
+    cc.widen_reo_wnd();
+    EXPECT_EQ(cc.reo_wnd_mult(), 2u);
+    for (int i = 0; i < 10; ++i)
+        cc.count_recovery_for_reo_wnd();
+    cc.widen_reo_wnd();  // the count starts again
+    EXPECT_EQ(cc.reo_wnd_mult(), 3u);
+    for (int i = 0; i < 15; ++i)
+        cc.count_recovery_for_reo_wnd();
+    EXPECT_EQ(cc.reo_wnd_mult(), 3u) << "fifteen recoveries";
+    cc.count_recovery_for_reo_wnd();
+    EXPECT_EQ(cc.reo_wnd_mult(), 1u) << "the sixteenth";
+
+    for (int i = 0; i < 40; ++i)
+        cc.widen_reo_wnd();
+    EXPECT_EQ(cc.reo_wnd_mult(), 16u) << "at most 16";
+    cc.start(Algorithm::Cubic, 1000);
+    EXPECT_EQ(cc.reo_wnd_mult(), 1u) << "a new connection";
+}
+
 }  // namespace
 }  // namespace sluice::tcp::congestion

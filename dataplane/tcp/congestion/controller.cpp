@@ -32,7 +32,8 @@ void Controller::start(Algorithm a, std::uint32_t mss) {
     ssthresh = std::numeric_limits<std::uint32_t>::max();
     w_max = w_est = 0;
     k_ms = 0;
-    reo_wnd_mult = 1;
+    reo_wnd_steps_ = 0;
+    recoveries_since_widened_ = 0;
 }
 
 void Controller::switch_to(Algorithm a) {

@@ -47,11 +47,32 @@ struct Controller {
     Stamp32<std::chrono::milliseconds> epoch_start;
     std::uint16_t k_ms = 0;
     Algorithm algorithm = kDefaultAlgorithm;
-    // Not the window's but loss detection's: RACK's reordering window multiplier (RFC 8985 6.2
-    // step 4, RACK.reo_wnd_mult), raised by D-SACKs that show a retransmission was spurious.
-    // Kept here, in what would be the struct's padding, so that the TCB does not grow.
-    std::uint8_t reo_wnd_mult = 1;
-    static constexpr std::uint8_t kMaxReoWndMult = 16;
+    // Not the window's but loss detection's, kept here in what would be the struct's padding so
+    // that the TCB does not grow: RACK's reordering window multiplier (RFC 8985 6.2 step 4,
+    // RACK.reo_wnd_mult, 1 to 16), raised by D-SACKs that show a retransmission was spurious,
+    // and back to 1 after 16 recoveries without one (RACK.reo_wnd_persist).
+    std::uint8_t reo_wnd_steps_ : 4 = 0;             // reo_wnd_mult() - 1
+    std::uint8_t recoveries_since_widened_ : 4 = 0;  // since the last D-SACK, at most 15
+    std::uint32_t reo_wnd_mult() const { return reo_wnd_steps_ + 1U; }
+    // A D-SACK: one step wider, and the count of recoveries starts again.
+    void widen_reo_wnd() {
+        if (reo_wnd_steps_ < kMaxReoWndMult - 1)
+            ++reo_wnd_steps_;
+        recoveries_since_widened_ = 0;
+    }
+    // A loss recovery begins: the sixteenth since the window was last widened narrows it again.
+    void count_recovery_for_reo_wnd() {
+        if (reo_wnd_steps_ == 0)
+            return;
+        if (recoveries_since_widened_ == kReoWndPersist - 1) {
+            reo_wnd_steps_ = 0;
+            recoveries_since_widened_ = 0;
+        } else {
+            ++recoveries_since_widened_;
+        }
+    }
+    static constexpr std::uint32_t kMaxReoWndMult = 16;
+    static constexpr std::uint32_t kReoWndPersist = 16;
 
     // A new connection's window (RFC 6928: ten segments; RFC 5681 3.1: ssthresh arbitrarily high).
     void start(Algorithm a, std::uint32_t mss);
