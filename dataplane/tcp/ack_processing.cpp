@@ -36,14 +36,19 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     bool notify_writable = false;
     const bool acks_new_data = th.ack > t.snd_una;
     bool duplicate = false;
+    std::uint32_t delivered = newly_sacked;
     if (acks_new_data) {
-        notify_writable = new_data_acked(t, th);
+        std::uint32_t acked_unsacked = 0;
+        notify_writable = new_data_acked(t, th, acked_unsacked);
+        delivered += acked_unsacked;
     } else if (is_duplicate_ack(t, th, window, payload_length, newly_sacked)) {
         duplicate = true;
         duplicate_ack(t);
     }
     update_send_window(t, th, window, acks_new_data);
-    detect_loss(t, duplicate);
+    detect_loss(t, duplicate, delivered);
+    if (t.in_recovery && t.sack_ok)
+        proportional_rate_reduction(t, delivered, acks_new_data);
     if (notify_writable) {
         t.want_writable = false;
         if (t.handler != nullptr && !t.app_closed)
@@ -180,17 +185,20 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
 }
 
 // SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
-bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th) {
+bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered) {
     const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
     // The FIN takes a sequence number but no byte of the queue.
     const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
+    delivered = data_acked;
     // What the segments now acknowledged tell RACK (while it is tracking anything), and, without
     // timestamps, the RTT: from the latest-sent of them never sent twice (Karn's rule; RFC 6298
-    // 3 allows timing more than one segment per round trip).
-    if (t.rack_xmit_us != 0 || !t.ts_ok) {
+    // 3 allows timing more than one segment per round trip). In recovery, PRR also needs to
+    // know how many of them were SACKed before: those were delivered then.
+    if (t.rack_xmit_us != 0 || !t.ts_ok || t.in_recovery) {
         const std::uint32_t now = now_us();
         SendQueue::Delivery d;
         t.send_queue.note_acknowledged(data_acked, rack_point(t), now, ambiguous_answer_us(t), d);
+        delivered = data_acked - std::min(d.sacked_before, data_acked);
         if (!t.ts_ok && d.newest_clean_us) {
             const std::uint32_t age_us = now - *d.newest_clean_us;
             if (static_cast<std::int32_t>(age_us) >= 0)

@@ -94,7 +94,7 @@ void TcpStack::duplicate_ack(Tcb& t) {
         ++t.dupacks;
 }
 
-void TcpStack::detect_loss(Tcb& t, bool duplicate) {
+void TcpStack::detect_loss(Tcb& t, bool duplicate, std::uint32_t delivered) {
     // In recovery output() sends what the pipe allows; RFC 6582 4.1: after a timeout, duplicates
     // of what go-back-N sent again are no new loss.
     if (t.in_recovery || t.rto_recovery || t.bytes_in_flight() == 0)
@@ -106,7 +106,7 @@ void TcpStack::detect_loss(Tcb& t, bool duplicate) {
     if (!lost && t.sack_ok && (duplicate || t.rack_xmit_us != 0))
         lost = assess_scoreboard(t).any_lost;
     if (lost) {
-        enter_recovery(t);
+        enter_recovery(t, delivered);
     } else if (duplicate && t.unsent() > 0) {
         counters_.tcp_limited_transmits += 1;  // RFC 3042: output() may send one more segment
     }
@@ -122,7 +122,7 @@ void TcpStack::spurious_retransmission(Tcb& t) {
     }
 }
 
-void TcpStack::enter_recovery(Tcb& t) {
+void TcpStack::enter_recovery(Tcb& t, std::uint32_t delivered) {
     // RFC 6582 3.2 step 2 and RFC 6675 5 step 4.
     t.in_recovery = true;
     t.recover = t.snd_max;
@@ -136,12 +136,37 @@ void TcpStack::enter_recovery(Tcb& t) {
     // The first segment presumed lost goes at once, whatever the pipe (RFC 5681 3.2 step 3,
     // RFC 6675 5 step 4.3): with SACK the scoreboard's first, else the first unacknowledged.
     if (t.sack_ok) {
-        if (const SendQueue::Assessment a = assess_scoreboard(t); a.lost_length > 0) {
+        const SendQueue::Assessment a = assess_scoreboard(t);
+        // RFC 9937 5: RecoverFS is what was outstanding before this ACK and not SACKed: what
+        // is left now, plus what this ACK delivered. Data SACKed earlier is never delivered
+        // again during recovery, so it is no part of what the reduction is proportional to.
+        const std::uint32_t outstanding = t.bytes_in_flight();
+        t.cc.start_prr(outstanding - std::min(a.sacked, outstanding) + delivered, t.snd_mss);
+        // cwnd is ssthresh (on_loss()) until an ACK that delivered data says what PRR allows;
+        // the ACK that began recovery usually says so at once. A recovery RACK's timer began
+        // has no such ACK, and sends as RFC 6675 would until one comes: holding it to its fast
+        // retransmit alone (measured through the lossy bench) left too little in flight for
+        // RACK to see that retransmission lost, and doubled the timeouts at 5 % loss.
+        if (a.lost_length > 0) {
             retransmit_range(t, a.lost_offset, a.lost_length);
             return;
         }
     }
     retransmit_first(t);
+}
+
+// RFC 9937 5: on every ACK of SACK recovery (the one that began it too), cwnd becomes the pipe
+// plus what PRR lets go now: in proportion to what was delivered while the pipe is above
+// ssthresh, so that recovery ends with about ssthresh in flight instead of going quiet for half
+// a round trip and then bursting (RFC 6675 sets cwnd to ssthresh at once); below it, the pipe is
+// rebuilt no faster than the ACKs come, one segment more per ACK while recovery goes well.
+void TcpStack::proportional_rate_reduction(Tcb& t, std::uint32_t delivered, bool una_advanced) {
+    if (delivered == 0)
+        return;
+    const SendQueue::Assessment a = assess_scoreboard(t);
+    // "No further loss indicated": nothing judged lost waits to be resent.
+    const bool safe_ack = una_advanced && a.lost_length == 0;
+    t.cc.prr_on_ack(delivered, a.pipe, safe_ack, t.snd_mss);
 }
 
 void TcpStack::partial_ack(Tcb& t) {
@@ -156,7 +181,13 @@ void TcpStack::partial_ack(Tcb& t) {
 void TcpStack::end_recovery(Tcb& t) {
     t.in_recovery = false;
     t.dupacks = 0;
-    t.cc.on_recovery_end(t.bytes_in_flight(), t.snd_mss);
+    t.cc.end_prr();
+    if (t.sack_ok) {
+        // RFC 9937 5: PRR has brought the flight to about ssthresh; the window is ssthresh.
+        t.cc.cwnd = t.cc.ssthresh;
+    } else {
+        t.cc.on_recovery_end(t.bytes_in_flight(), t.snd_mss);
+    }
 }
 
 void TcpStack::retransmit_first(Tcb& t) {
@@ -185,6 +216,8 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
         done += piece;
     }
     t.send_queue.note_sent(offset, length, now_us(), /*retransmission=*/true);
+    if (t.in_recovery)
+        t.cc.prr_sent(length);
 }
 
 void TcpStack::count_retransmission(Tcb& t) {
@@ -200,13 +233,14 @@ std::uint32_t TcpStack::recovery_send(Tcb& t) {
         const std::uint32_t flight = t.bytes_in_flight();
         return flight > departed ? flight - departed : 0;
     }
-    // RFC 6675 5 step (C): while the pipe has room, the lowest lost segment not yet resent.
-    // Bounded: each pass resends a range above the last one or stops.
+    // RFC 6675 5 step (C): while the pipe has room for a whole segment (cwnd - pipe >= SMSS),
+    // the lowest lost segment not yet resent. Bounded: each pass resends a range above the last
+    // one or stops.
     std::int64_t resent_up_to = -1;
     for (;;) {
         const SendQueue::Assessment a = assess_scoreboard(t);
-        if (a.pipe >= t.cc.cwnd || a.lost_length == 0 ||
-            static_cast<std::int64_t>(a.lost_offset) <= resent_up_to)
+        if (std::uint64_t{a.pipe} + std::min<std::uint32_t>(a.lost_length, t.snd_mss) > t.cc.cwnd ||
+            a.lost_length == 0 || static_cast<std::int64_t>(a.lost_offset) <= resent_up_to)
             return a.pipe;
         retransmit_range(t, a.lost_offset, a.lost_length);
         resent_up_to = a.lost_offset;

@@ -49,7 +49,11 @@ void TcpStack::output(Tcb& t, bool probe) {
         }
         const std::uint32_t by_peer = t.snd_wnd > sent ? t.snd_wnd - sent : 0;
         // RFC 8985 7.3: a tail loss probe is one new segment, whatever cwnd says.
-        const std::uint32_t by_network = probe ? t.snd_mss : cwnd > flight ? cwnd - flight : 0;
+        std::uint32_t by_network = probe ? t.snd_mss : cwnd > flight ? cwnd - flight : 0;
+        // In recovery PRR's allowance grows by fractions of a segment (RFC 9937 5): a segment
+        // goes when the window has room for all of it, never cut down to the allowance.
+        if (t.in_recovery && by_network < std::min<std::uint32_t>(unsent, t.snd_mss))
+            by_network = 0;
         const std::uint32_t usable = std::min(by_peer, by_network);
         const std::uint32_t wanted = std::min({unsent, std::uint32_t{t.snd_mss}, usable});
         if (wanted == 0)
@@ -77,6 +81,8 @@ void TcpStack::output(Tcb& t, bool probe) {
         // The scoreboard's clock: when each range last left (RACK, and the RTT without
         // timestamps).
         t.send_queue.note_sent(sent, length, sent_at, retransmission);
+        if (t.in_recovery)
+            t.cc.prr_sent(length);  // RFC 9937 prr_out
         t.snd_nxt += length;
         t.snd_max = seq_max(t.snd_max, t.snd_nxt);
         flight += length;

@@ -292,6 +292,8 @@ void SendQueue::note_acknowledged(std::uint32_t length, const RackPoint& rack, s
         if (stop <= length && (e.marks & kSacked) == 0) {
             note_delivery(e, stop, rack, now_us, ambiguous_us, d);
             retransmission_acknowledged |= (e.marks & kRetransmitted) != 0;
+        } else if (stop <= length) {
+            d.sacked_before += e.payload_length;
         }
         start = stop;
     }

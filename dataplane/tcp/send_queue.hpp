@@ -92,6 +92,8 @@ class SendQueue {
     // What newly delivered mbufs (SACKed, or acknowledged cumulatively) tell.
     struct Delivery {
         std::uint32_t bytes = 0;  // newly marked SACKed (mark_sacked only)
+        // Acknowledged cumulatively but SACKed before (note_acknowledged only): delivered then.
+        std::uint32_t sacked_before = 0;
         // Send times of the earliest- and latest-sent of them never sent twice: RTT samples
         // Karn's rule allows.
         std::optional<std::uint32_t> oldest_clean_us;

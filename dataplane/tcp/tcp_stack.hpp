@@ -141,7 +141,9 @@ class TcpStack final : public TransportReceiver {
     bool ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th);
     void handshake_rtt(Tcb& t);
     std::uint32_t sack_arrived(Tcb& t, const wire::TcpHeader& th);
-    bool new_data_acked(Tcb& t, const wire::TcpHeader& th);
+    // `delivered`: the bytes the cumulative ACK delivered that no SACK had (RFC 9937's
+    // DeliveredData, with what sack_arrived() returned).
+    bool new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered);
     void take_rtt_sample(Tcb& t, const wire::TcpHeader& th);
     bool is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
                           std::uint32_t payload_length, std::uint32_t newly_sacked) const;
@@ -151,8 +153,11 @@ class TcpStack final : public TransportReceiver {
     // loss_recovery.cpp: fast retransmit, NewReno and SACK recovery (docs/loss-recovery.md)
     void duplicate_ack(Tcb& t);
     // After every ACK: is anything lost (RFC 5681 3.2, RFC 6675 5, RFC 8985 6.2 step 5)?
-    void detect_loss(Tcb& t, bool duplicate);
-    void enter_recovery(Tcb& t);
+    // `delivered`: the bytes this ACK delivered (cumulatively or by SACK).
+    void detect_loss(Tcb& t, bool duplicate, std::uint32_t delivered);
+    void enter_recovery(Tcb& t, std::uint32_t delivered);
+    // RFC 9937: on each ACK in SACK recovery, the window PRR allows.
+    void proportional_rate_reduction(Tcb& t, std::uint32_t delivered, bool una_advanced);
     void spurious_retransmission(Tcb& t);
     void partial_ack(Tcb& t);
     void end_recovery(Tcb& t);

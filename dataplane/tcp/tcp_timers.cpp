@@ -166,6 +166,8 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         } else {
             t.cc.on_retransmit_timeout(t.bytes_in_flight(), t.snd_mss, clock_.now());
         }
+        if (t.in_recovery)
+            t.cc.end_prr();
         t.in_recovery = false;
         t.rto_recovery = true;
         t.recover = t.snd_max;
@@ -232,7 +234,7 @@ void TcpStack::on_probe_timeout(Tcb& t) {
 // judge the scoreboard again, recover what is lost, and arm whichever timer applies next.
 void TcpStack::on_reorder_timeout(Tcb& t) {
     t.timer_kind = TimerKind::None;
-    detect_loss(t, /*duplicate=*/false);
+    detect_loss(t, /*duplicate=*/false, /*delivered=*/0);
     output(t);  // in recovery it resends what is lost, and re-arms the timer
     if (!t.timer.armed())
         rearm_timer(t);

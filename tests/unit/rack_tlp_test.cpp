@@ -110,8 +110,10 @@ TEST_F(RackTlp, ALostRetransmissionIsFoundWithoutATimeout) {
     auto c = start_sending(30 * kMss);
     advance(kRtt);
 
-    ack(0, {{kMss, 5 * kMss}});  // 0 lost: fast retransmit
-    EXPECT_EQ(tx.see(take()), Offsets{0});
+    // 0 lost: the fast retransmit, and (PRR, RFC 9937 5: half of the four segments delivered,
+    // NewReno halving the window) one new segment.
+    ack(0, {{kMss, 5 * kMss}});
+    EXPECT_EQ(tx.see(take()), (Offsets{0, 10 * kMss}));
     ASSERT_TRUE(info_of(c).in_recovery);
     advance(kRtt);
     // 5 to 9 arrive, but not the retransmission of 0: the pipe has room for new data.

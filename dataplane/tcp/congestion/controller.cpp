@@ -91,6 +91,54 @@ void Controller::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
     w_est = 0;
 }
 
+void Controller::start_prr(std::uint32_t recover_fs, std::uint32_t mss) {
+    prr_delivered = 0;
+    prr_out = 0;
+    const std::uint32_t segments = mss == 0 ? recover_fs : (recover_fs + mss - 1) / mss;
+    prr_recover_fs_segments =
+        static_cast<std::uint16_t>(std::clamp<std::uint32_t>(segments, 1, 65535));
+}
+
+void Controller::prr_on_ack(std::uint32_t delivered, std::uint32_t pipe, bool safe_ack,
+                            std::uint32_t mss) {
+    // RFC 9937 5: an ACK that delivered nothing (a window update, a D-SACK) changes nothing.
+    if (delivered == 0)
+        return;
+    prr_delivered = delivered > UINT32_MAX - prr_delivered ? UINT32_MAX : prr_delivered + delivered;
+    const std::uint64_t out = prr_out;
+    std::uint64_t send = 0;
+    if (pipe > ssthresh) {
+        // Proportional Rate Reduction: ssthresh/RecoverFS of what was delivered, rounded up so
+        // that a small delivery never stalls the sender.
+        const std::uint64_t recover_fs =
+            std::uint64_t{std::max<std::uint16_t>(prr_recover_fs_segments, 1)} * std::max(mss, 1U);
+        const std::uint64_t allowed =
+            (std::uint64_t{prr_delivered} * ssthresh + recover_fs - 1) / recover_fs;
+        send = allowed > out ? allowed - out : 0;
+    } else {
+        // The pipe is below ssthresh (more was lost than the reduction called for): rebuild it,
+        // by what was delivered (the conservative bound, PRR-CRB), plus a segment per ACK that
+        // shows recovery going well (the slow-start bound, PRR-SSRB), never past ssthresh. An
+        // ACK that delivered a short segment still lets a whole one go, as Linux, which counts
+        // PRR in segments, does: counted in bytes, short segments would starve the recovery.
+        std::uint64_t limit = std::max<std::uint64_t>(prr_delivered > out ? prr_delivered - out : 0,
+                                                      std::max(delivered, mss));
+        if (safe_ack)
+            limit += mss;
+        send = std::min<std::uint64_t>(ssthresh - pipe, limit);
+    }
+    // The fast retransmit goes whatever the proportion says.
+    if (out == 0 && send == 0)
+        send = mss;
+    cwnd = static_cast<std::uint32_t>(std::min<std::uint64_t>(pipe + send, UINT32_MAX));
+}
+
+void Controller::end_prr() {
+    w_est = 0;
+    epoch_start = {};
+    k_ms = 0;
+}
+
 std::uint64_t Controller::pacing_rate(Nanos /*srtt*/) const {
     // Neither NewReno nor CUBIC paces here; a rate-based algorithm (BBR) would return one.
     return 0;

@@ -35,17 +35,32 @@ struct AckSample {
     Nanos srtt{0};  // 0 while there is no sample
 };
 
-// cwnd, ssthresh and the algorithms' own state: 24 bytes in every TCB.
+// cwnd, ssthresh, the algorithms' own state and fast recovery's: 24 bytes in every TCB.
 struct Controller {
     std::uint32_t cwnd = 0;
     std::uint32_t ssthresh = 0;
     // CUBIC (cubic.hpp): the window at the last congestion event (bytes; 0: none yet), the
     // Reno-friendly estimate W_est (bytes; 0: no avoidance epoch open), when the epoch began, and
     // K in milliseconds (at most 65.5 s: a K that long needs a window of half a gigabyte).
+    //
+    // While fast recovery lasts, CUBIC has no epoch open (a congestion event closes it, and the
+    // first ACK after recovery opens the next), so Proportional Rate Reduction's counters (RFC
+    // 9937 5) borrow the epoch's three fields: the bytes delivered and sent since recovery began,
+    // and RecoverFS, the data outstanding when it began, in segments. start_prr() and end_prr()
+    // switch between the two; nothing reads the one not in use.
     std::uint32_t w_max = 0;
-    std::uint32_t w_est = 0;
-    Stamp32<std::chrono::milliseconds> epoch_start;
-    std::uint16_t k_ms = 0;
+    union {
+        std::uint32_t w_est = 0;
+        std::uint32_t prr_delivered;  // RFC 9937 prr_delivered, bytes
+    };
+    union {
+        Stamp32<std::chrono::milliseconds> epoch_start{};
+        std::uint32_t prr_out;  // RFC 9937 prr_out, bytes
+    };
+    union {
+        std::uint16_t k_ms = 0;
+        std::uint16_t prr_recover_fs_segments;  // RFC 9937 RecoverFS, in segments, at least 1
+    };
     Algorithm algorithm = kDefaultAlgorithm;
     // Not the window's but loss detection's, kept here in what would be the struct's padding so
     // that the TCB does not grow: RACK's reordering window multiplier (RFC 8985 6.2 step 4,
@@ -91,6 +106,20 @@ struct Controller {
     void on_recovery_end(std::uint32_t flight_size, std::uint32_t mss);
     // A retransmission turned out to be spurious (F-RTO, RFC 5682, or D-SACK): undo the decrease.
     void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh);
+    // Fast recovery begins (after on_loss()) with `recover_fs` bytes outstanding and not SACKed:
+    // PRR's counters replace CUBIC's closed epoch until end_prr().
+    void start_prr(std::uint32_t recover_fs, std::uint32_t mss);
+    // `bytes` were sent, first or again, during fast recovery.
+    void prr_sent(std::uint32_t bytes) {
+        prr_out = bytes > UINT32_MAX - prr_out ? UINT32_MAX : prr_out + bytes;
+    }
+    // RFC 9937 5, on an ACK in fast recovery that delivered `delivered` bytes (newly acknowledged
+    // cumulatively or SACKed): sets cwnd to `pipe` plus what may be sent now. `safe_ack`: the ACK
+    // moved SND.UNA and showed no further loss, so the slow-start bound applies.
+    void prr_on_ack(std::uint32_t delivered, std::uint32_t pipe, bool safe_ack, std::uint32_t mss);
+    // Fast recovery is over (or a timeout ended it): the epoch's fields are CUBIC's again, with
+    // no epoch open.
+    void end_prr();
     // Bytes per second to pace at; 0 when the algorithm sends at line rate within cwnd.
     std::uint64_t pacing_rate(Nanos srtt) const;
 };
