@@ -36,18 +36,28 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     bool notify_writable = false;
     const bool acks_new_data = th.ack > t.snd_una;
     bool duplicate = false;
+    // What this ACK delivered (RFC 9937's DeliveredData): bytes newly SACKed, plus bytes newly
+    // acknowledged cumulatively that no SACK had delivered before.
     std::uint32_t delivered = newly_sacked;
+    const std::uint32_t duplicates_before = t.dupacks;
     if (acks_new_data) {
         std::uint32_t acked_unsacked = 0;
         notify_writable = new_data_acked(t, th, acked_unsacked);
         delivered += acked_unsacked;
+        // RFC 9937 5, without SACK: each duplicate ACK was counted as a segment delivered
+        // already, so the cumulative ACK that follows them delivered that much less.
+        if (!t.sack_ok)
+            delivered -= std::min(delivered, duplicates_before * t.snd_mss);
     } else if (is_duplicate_ack(t, th, window, payload_length, newly_sacked)) {
         duplicate = true;
         duplicate_ack(t);
+        // RFC 9937 5: without SACK a duplicate ACK is taken to say one segment left the network.
+        if (!t.sack_ok)
+            delivered = t.snd_mss;
     }
     update_send_window(t, th, window, acks_new_data);
     detect_loss(t, duplicate, delivered);
-    if (t.in_recovery && t.sack_ok)
+    if (t.in_recovery)
         proportional_rate_reduction(t, delivered, acks_new_data);
     if (notify_writable) {
         t.want_writable = false;

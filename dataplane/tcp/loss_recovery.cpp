@@ -151,18 +151,28 @@ void TcpStack::enter_recovery(Tcb& t, std::uint32_t delivered) {
             retransmit_range(t, a.lost_offset, a.lost_length);
             return;
         }
+    } else {
+        // Without SACK recovery begins on a duplicate ACK, which moved nothing: RecoverFS is all
+        // that is outstanding.
+        t.cc.start_prr(t.bytes_in_flight(), t.snd_mss);
     }
     retransmit_first(t);
 }
 
-// RFC 9937 5: on every ACK of SACK recovery (the one that began it too), cwnd becomes the pipe
-// plus what PRR lets go now: in proportion to what was delivered while the pipe is above
-// ssthresh, so that recovery ends with about ssthresh in flight instead of going quiet for half
-// a round trip and then bursting (RFC 6675 sets cwnd to ssthresh at once); below it, the pipe is
+// RFC 9937 5: on every ACK of recovery (the one that began it too), cwnd becomes the pipe plus
+// what PRR lets go now: in proportion to what was delivered while the pipe is above ssthresh, so
+// that recovery ends with about ssthresh in flight instead of going quiet for half a round trip
+// and then bursting (RFC 6675 and RFC 5681 set cwnd to ssthresh at once); below it, the pipe is
 // rebuilt no faster than the ACKs come, one segment more per ACK while recovery goes well.
 void TcpStack::proportional_rate_reduction(Tcb& t, std::uint32_t delivered, bool una_advanced) {
     if (delivered == 0)
         return;
+    if (!t.sack_ok) {
+        // Without SACK every partial ACK shows another hole (RFC 6582 3.2 step 5): no ACK of
+        // recovery is safe, and the pipe is rebuilt by the conservative bound alone.
+        t.cc.prr_on_ack(delivered, pipe_without_sack(t), /*safe_ack=*/false, t.snd_mss);
+        return;
+    }
     const SendQueue::Assessment a = assess_scoreboard(t);
     // "No further loss indicated": nothing judged lost waits to be resent.
     const bool safe_ack = una_advanced && a.lost_length == 0;
@@ -181,13 +191,7 @@ void TcpStack::partial_ack(Tcb& t) {
 void TcpStack::end_recovery(Tcb& t) {
     t.in_recovery = false;
     t.dupacks = 0;
-    t.cc.end_prr();
-    if (t.sack_ok) {
-        // RFC 9937 5: PRR has brought the flight to about ssthresh; the window is ssthresh.
-        t.cc.cwnd = t.cc.ssthresh;
-    } else {
-        t.cc.on_recovery_end(t.bytes_in_flight(), t.snd_mss);
-    }
+    t.cc.on_recovery_end();
 }
 
 void TcpStack::retransmit_first(Tcb& t) {
@@ -225,14 +229,17 @@ void TcpStack::count_retransmission(Tcb& t) {
     t.total_retransmits += 1;
 }
 
+// NewReno: every duplicate ACK is a segment that left the network (RFC 5681 3.2 step 4's window
+// inflation, counted the other way round).
+std::uint32_t TcpStack::pipe_without_sack(const Tcb& t) {
+    const std::uint32_t departed = std::uint32_t{t.dupacks} * t.snd_mss;
+    const std::uint32_t flight = t.bytes_in_flight();
+    return flight > departed ? flight - departed : 0;
+}
+
 std::uint32_t TcpStack::recovery_send(Tcb& t) {
-    if (!t.sack_ok) {
-        // NewReno: every duplicate ACK is a segment that left the network (RFC 5681 3.2 step 4's
-        // window inflation, counted the other way round).
-        const std::uint32_t departed = std::uint32_t{t.dupacks} * t.snd_mss;
-        const std::uint32_t flight = t.bytes_in_flight();
-        return flight > departed ? flight - departed : 0;
-    }
+    if (!t.sack_ok)
+        return pipe_without_sack(t);  // the fast retransmit and the holes went at once
     // RFC 6675 5 step (C): while the pipe has room for a whole segment (cwnd - pipe >= SMSS),
     // the lowest lost segment not yet resent. Bounded: each pass resends a range above the last
     // one or stops.

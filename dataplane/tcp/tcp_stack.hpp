@@ -163,6 +163,8 @@ class TcpStack final : public TransportReceiver {
     void end_recovery(Tcb& t);
     // In recovery: resends lost ranges while the pipe has room; returns the pipe (RFC 6675 4).
     std::uint32_t recovery_send(Tcb& t);
+    // Without SACK, the pipe: the data in flight less a segment per duplicate ACK.
+    static std::uint32_t pipe_without_sack(const Tcb& t);
     void retransmit_first(Tcb& t);
     void retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length);
     void count_retransmission(Tcb& t);

@@ -45,7 +45,9 @@ TEST_F(LossRecovery, TheThirdDuplicateAckRetransmitsTheFirstSegmentOnce) {
     const auto i = info_of(c);
     // RFC 5681 eq. 4: ssthresh = max(FlightSize / 2, 2 * SMSS), FlightSize 10 segments.
     EXPECT_EQ(i.ssthresh, 5 * kMss);
-    EXPECT_EQ(i.cwnd, 5 * kMss) << "RFC 6582 3.2 step 2: cwnd = ssthresh";
+    // RFC 9937 5: cwnd in recovery is the pipe (10 segments out, 3 gone) plus what PRR lets go:
+    // nothing yet, the fast retransmit having used the half segment one delivered allows.
+    EXPECT_EQ(i.cwnd, 7 * kMss);
     EXPECT_TRUE(i.in_recovery);
     EXPECT_EQ(counters_.tcp_fast_retransmits, 1u);
     EXPECT_EQ(counters_.tcp_retransmitted_segments, 1u);
@@ -96,10 +98,10 @@ TEST_F(LossRecovery, APartialAckRetransmitsTheNextHoleAtOnceAndStaysInRecovery) 
     EXPECT_EQ(info_of(c).bytes_in_flight, 0u);
 }
 
-// RFC 5681 3.2 step 4 (each further duplicate inflates the window by a segment: one that left
-// the network), and RFC 6582 3.2 step 3: a full ACK, one covering `recover`, ends recovery with
-// cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
-TEST_F(LossRecovery, AFullAckLeavesRecoveryWithTheFlightSizeAndASegment) {
+// RFC 5681 3.2 step 4 (each further duplicate is a segment that left the network; PRR, RFC 9937
+// 5, counts it as one delivered), and RFC 6582 3.2 step 3: a full ACK, one covering `recover`,
+// ends recovery, with cwnd = ssthresh (RFC 9937 5).
+TEST_F(LossRecovery, AFullAckLeavesRecoveryWithTheWindowAtSsthresh) {
     start_with(Algorithm::NewReno);
     auto c = establish_passive(syn_options(kMss, false));
     send(c, 10 * kMss);
@@ -111,10 +113,12 @@ TEST_F(LossRecovery, AFullAckLeavesRecoveryWithTheFlightSizeAndASegment) {
 
     // More data to send while in recovery.
     send(c, 5 * kMss, 10 * kMss);
-    expect_none();  // 10 segments out, 3 gone: no room in a window of 5 + 3
-    dup_ack();      // 4
+    // 10 segments out, 3 gone: PRR allows half a segment per segment delivered (ssthresh 5 of
+    // RecoverFS 10), which the fast retransmit has used up.
     expect_none();
-    dup_ack();  // 5: 5 of 10 gone, 5 in the network
+    dup_ack();  // 4
+    expect_none();
+    dup_ack();  // 5: 5 of 10 gone, 5 in the network: the pipe is down to ssthresh
     expect_none();
     for (std::uint32_t n = 0; n < 3; ++n) {
         dup_ack();  // 6, 7, 8: one new segment each
@@ -130,11 +134,12 @@ TEST_F(LossRecovery, AFullAckLeavesRecoveryWithTheFlightSizeAndASegment) {
     const auto i = info_of(c);
     EXPECT_FALSE(i.in_recovery);
     EXPECT_EQ(i.ssthresh, 5 * kMss);
-    // FlightSize is the three new segments: min(5000, 3000 + 1000).
-    EXPECT_EQ(i.cwnd, 4 * kMss);
-    // Which leaves room for one more.
-    const Sent next = expect_one();
-    EXPECT_EQ(next.seq(), our_seq + 13 * kMss);
+    EXPECT_EQ(i.cwnd, 5 * kMss);
+    // With the three new segments in flight, that leaves room for two more.
+    const auto next = with_payload(take());
+    ASSERT_EQ(next.size(), 2u);
+    EXPECT_EQ(next[0].seq(), our_seq + 13 * kMss);
+    EXPECT_EQ(next[1].seq(), our_seq + 14 * kMss);
     EXPECT_EQ(counters_.tcp_recoveries, 1u);
 }
 
@@ -178,7 +183,7 @@ TEST_F(LossRecovery, SegmentsSentByLimitedTransmitAreLeftOutOfTheNewSsthresh) {
     dup_ack();
     ASSERT_EQ(expect_one().seq(), our_seq);
     EXPECT_EQ(info_of(c).ssthresh, 5 * kMss) << "max(10 segments / 2, 2 segments)";
-    EXPECT_EQ(info_of(c).cwnd, 5 * kMss);
+    EXPECT_EQ(info_of(c).cwnd, 9 * kMss) << "PRR: the pipe (12 out, 3 gone), nothing more yet";
 }
 
 // RFC 9438 4.6 through the engine (CUBIC is the default): ssthresh = 0.7 cwnd.

@@ -1,4 +1,4 @@
-// Proportional Rate Reduction (RFC 9937) in SACK recovery: the controller's arithmetic on its own
+// Proportional Rate Reduction (RFC 9937) in fast recovery, with SACK and without: the controller's arithmetic on its own
 // (the proportional part above ssthresh, the conservative and slow-start bounds below it, the
 // counters handed back to CUBIC afterwards), then the engine segment by segment: while the pipe
 // is above ssthresh new data goes in proportion to what the ACKs deliver, from the first ACK of
@@ -127,12 +127,13 @@ TEST(PrrArithmetic, RecoveryHandsCubicsEpochBackClosed) {
 
 class Prr : public LossRecovery {
   protected:
-    // A SACK connection under NewReno whose handshake took kRtt, with segments 10 to 29 in
-    // flight (slow start took cwnd to twenty segments when the first ten were acknowledged).
-    api::Connection twenty_in_flight() {
+    // A connection under NewReno (with SACK unless told otherwise) whose handshake took kRtt,
+    // with segments 10 to 29 in flight (slow start took cwnd to twenty segments when the first
+    // ten were acknowledged).
+    api::Connection twenty_in_flight(bool sack = true) {
         start_with(Algorithm::NewReno);
         handshake_rtt = kRtt;
-        auto c = establish_passive(syn_options(kMss, true));
+        auto c = establish_passive(syn_options(kMss, sack));
         send(c, 60 * kMss);
         tx = Transmissions(our_seq);
         EXPECT_EQ(tx.see(take()).size(), 10u);
@@ -214,6 +215,45 @@ TEST_F(Prr, BelowSsthreshEachAckLetsOneSegmentGo) {
     EXPECT_EQ(tx.retransmitted().size(), 6u) << "10 to 15, one each";
     EXPECT_EQ(tx.retransmitted().rbegin()->first, 15 * kMss);
     EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// Without SACK (RFC 9937 5) each duplicate ACK is taken to have delivered a segment, and PRR runs
+// on that: 10 lost, 22 outstanding when the third duplicate began recovery (30 and 31 went by
+// limited transmit), ssthresh 10 segments. New data goes in proportion from the fifth ACK of
+// recovery on; RFC 5681's window inflation alone (cwnd = ssthresh) would send nothing new until
+// the pipe fell below ssthresh, at the thirteenth duplicate.
+TEST_F(Prr, WithoutSackEachDuplicateCountsAsOneSegmentDelivered) {
+    auto c = twenty_in_flight(/*sack=*/false);
+    const std::uint32_t ssthresh = 10 * kMss;
+    const std::uint32_t recover_fs = 22 * kMss;
+    for (std::uint32_t k = 1; k <= 12; ++k) {
+        ack(10 * kMss);
+        const auto sent = tx.see(take());
+        if (k < 3) {
+            EXPECT_EQ(sent.size(), 1u) << "limited transmit, duplicate " << k;
+            continue;
+        }
+        if (k == 3) {
+            ASSERT_TRUE(info_of(c).in_recovery);
+            ASSERT_EQ(info_of(c).ssthresh, ssthresh);
+            ASSERT_FALSE(sent.empty());
+            EXPECT_EQ(sent.front(), 10 * kMss) << "the fast retransmit";
+        }
+        const auto fresh = static_cast<std::uint32_t>(tx.fresh().size()) - 32;
+        const std::uint32_t allowed = proportional_allowance((k - 2) * kMss, ssthresh, recover_fs);
+        const std::uint32_t out = (1 + fresh) * kMss;
+        EXPECT_LE(out, std::max(allowed, kMss)) << "duplicate " << k;
+        // The pipe: what is out less a segment per duplicate.
+        if ((22 + fresh - k) * kMss > ssthresh) {
+            EXPECT_GT(out + kMss, allowed) << "duplicate " << k << ": held back more than a segment";
+        }
+    }
+    EXPECT_EQ(tx.fresh().size(), 32u + 3)
+        << "three new segments by the twelfth duplicate, where RFC 5681 would have sent none";
+    EXPECT_EQ(tx.retransmitted().size(), 1u);
+    ack(tx.end());
+    EXPECT_FALSE(info_of(c).in_recovery);
+    EXPECT_EQ(info_of(c).cwnd, ssthresh) << "RFC 9937: the window is ssthresh after recovery";
 }
 
 }  // namespace

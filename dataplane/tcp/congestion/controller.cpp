@@ -80,9 +80,10 @@ void Controller::on_retransmit_timeout(std::uint32_t flight_size, std::uint32_t 
     cwnd = mss;  // RFC 5681 3.1: the loss window
 }
 
-void Controller::on_recovery_end(std::uint32_t flight_size, std::uint32_t mss) {
-    // RFC 6582 3.2 step 3, option (1): min(ssthresh, max(FlightSize, SMSS) + SMSS).
-    cwnd = std::min(ssthresh, std::max(flight_size, mss) + mss);
+void Controller::on_recovery_end() {
+    // RFC 9937 5: PRR has brought the flight to about ssthresh; the window is ssthresh.
+    end_prr();
+    cwnd = ssthresh;
 }
 
 void Controller::undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {

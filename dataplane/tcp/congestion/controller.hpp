@@ -102,12 +102,13 @@ struct Controller {
     // The retransmission timer fired: ssthresh as for a loss, cwnd the loss window of one
     // segment (RFC 5681 3.1 eq. 4 and the text after it).
     void on_retransmit_timeout(std::uint32_t flight_size, std::uint32_t mss, Nanos now);
-    // Recovery is over (a full ACK, RFC 6582 3.2 step 3): deflate to ssthresh.
-    void on_recovery_end(std::uint32_t flight_size, std::uint32_t mss);
+    // Fast recovery is over (a full ACK, RFC 6582 3.2 step 3): PRR has brought the flight to
+    // about ssthresh, and the window is ssthresh (RFC 9937 5). Ends PRR (end_prr()).
+    void on_recovery_end();
     // A retransmission turned out to be spurious (F-RTO, RFC 5682, or D-SACK): undo the decrease.
     void undo(std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh);
     // Fast recovery begins (after on_loss()) with `recover_fs` bytes outstanding and not SACKed:
-    // PRR's counters replace CUBIC's closed epoch until end_prr().
+    // PRR's counters replace CUBIC's closed epoch until on_recovery_end() or end_prr().
     void start_prr(std::uint32_t recover_fs, std::uint32_t mss);
     // `bytes` were sent, first or again, during fast recovery.
     void prr_sent(std::uint32_t bytes) {
