@@ -1,9 +1,10 @@
-// Proportional Rate Reduction (RFC 9937) in fast recovery, with SACK and without: the controller's arithmetic on its own
-// (the proportional part above ssthresh, the conservative and slow-start bounds below it, the
-// counters handed back to CUBIC afterwards), then the engine segment by segment: while the pipe
-// is above ssthresh new data goes in proportion to what the ACKs deliver, from the first ACK of
-// recovery on (RFC 6675 alone would send nothing for half a round trip, then a burst); below it
-// the pipe is rebuilt no faster than the ACKs come; recovery ends with the window at ssthresh.
+// Proportional Rate Reduction (RFC 9937) in fast recovery, with SACK and without: the
+// controller's arithmetic on its own (the proportional part above ssthresh, the conservative and
+// slow-start bounds below it, the counters handed back to CUBIC afterwards), then the engine
+// segment by segment: while the pipe is above ssthresh new data goes in proportion to what the
+// ACKs deliver, from the first ACK of recovery on (RFC 6675 alone would send nothing for half a
+// round trip, then a burst); below it the pipe is rebuilt no faster than the ACKs come; recovery
+// ends with the window at ssthresh.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -245,7 +246,8 @@ TEST_F(Prr, WithoutSackEachDuplicateCountsAsOneSegmentDelivered) {
         EXPECT_LE(out, std::max(allowed, kMss)) << "duplicate " << k;
         // The pipe: what is out less a segment per duplicate.
         if ((22 + fresh - k) * kMss > ssthresh) {
-            EXPECT_GT(out + kMss, allowed) << "duplicate " << k << ": held back more than a segment";
+            EXPECT_GT(out + kMss, allowed)
+                << "duplicate " << k << ": held back more than a segment";
         }
     }
     EXPECT_EQ(tx.fresh().size(), 32u + 3)
