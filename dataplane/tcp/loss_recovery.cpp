@@ -63,9 +63,7 @@ std::uint32_t TcpStack::reorder_window_us(const Tcb& t) {
 
 // The scoreboard judged by RFC 6675's IsLost (until the path has shown it reorders) and by RACK
 // (RFC 8985 6.2 steps 4 and 5).
-SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
-    const auto sent =
-        std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
+SendQueue::LossRules TcpStack::loss_rules(const Tcb& t) const {
     SendQueue::LossRules r;
     r.now_us = now_us();
     if (!t.reordering_seen)
@@ -84,9 +82,45 @@ SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
             }
         }
     }
-    const SendQueue::Assessment a = t.send_queue.assess(sent, r);
+    return r;
+}
+
+// Each call walks everything in flight; an ACK asks several times, so the last answer is kept
+// and given again while nothing it depends on has changed: the same connection, the same rules
+// (the clock included), the same data sent and unacknowledged, and no send queue on this worker
+// marked, acknowledged or sent from since.
+SendQueue::Assessment TcpStack::assess_scoreboard(Tcb& t) {
+    const auto sent =
+        std::min(static_cast<std::uint32_t>(t.snd_max - t.snd_una), t.send_queue.size());
+    const SendQueue::LossRules r = loss_rules(t);
+    ScoreboardMemo& m = scoreboard_memo_;
+    const SendQueue::ChangeCount& changes = SendQueue::changes();
+    if (m.tcb == &t && m.generation == t.generation && m.changes.marks == changes.marks &&
+        m.changes.sends == changes.sends && m.snd_una == t.snd_una && m.sent == sent &&
+        m.rules == r) {
+        return m.assessment;
+    }
+    SendQueue::Assessment a = t.send_queue.assess(sent, r);
     counters_.tcp_lost_retransmissions += a.lost_again;
+    // What assess() changed (a lost retransmission's mark) it has already judged: asked again,
+    // it would answer the same, without counting those twice.
+    m = ScoreboardMemo{&t, t.generation, SendQueue::changes(), t.snd_una, sent, r, a};
+    m.assessment.lost_again = 0;
     return a;
+}
+
+// Sending adds no segment's wait: what leaves now was not sent before RACK's reference point.
+// So the memo answers even after this ACK's sends, as long as no mark changed. (A tail loss probe
+// that resends a segment still waiting takes that wait away; the timer then fires early, finds
+// nothing overdue, and is armed again: harmless.)
+std::uint32_t TcpStack::reorder_wait_us(Tcb& t) {
+    const ScoreboardMemo& m = scoreboard_memo_;
+    if (m.tcb == &t && m.generation == t.generation &&
+        m.changes.marks == SendQueue::changes().marks && m.snd_una == t.snd_una &&
+        m.rules == loss_rules(t)) {
+        return m.assessment.reorder_wait_us;
+    }
+    return assess_scoreboard(t).reorder_wait_us;
 }
 
 void TcpStack::duplicate_ack(Tcb& t) {

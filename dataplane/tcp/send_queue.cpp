@@ -33,6 +33,8 @@ bool exclusive(const rte_mbuf* m) {
 
 }  // namespace
 
+thread_local SendQueue::ChangeCount SendQueue::changes_;
+
 void SendQueue::link(rte_mbuf* segment, bool fillable) {
     SendEntry& e = entry(segment);
     e.next = nullptr;
@@ -129,6 +131,7 @@ bool SendQueue::append_chain(rte_mbuf* chain, rte_mempool* pool) {
 void SendQueue::consume(std::uint32_t n) {
     n = std::min(n, bytes_);
     const std::uint32_t consumed = n;
+    changes_.marks += 1;
     while (n > 0) {
         SendEntry& e = entry(head_);
         if (e.payload_length <= n) {
@@ -226,6 +229,7 @@ void SendQueue::copy_out(std::uint32_t offset, std::uint32_t length, std::byte* 
 
 void SendQueue::note_sent(std::uint32_t offset, std::uint32_t length, std::uint32_t now_us,
                           bool retransmission) {
+    changes_.sends += 1;
     std::uint32_t start = 0;
     for (rte_mbuf* m = locate(offset, start); m != nullptr && start < offset + length;) {
         SendEntry& e = entry(m);
@@ -275,6 +279,7 @@ void SendQueue::mark_sacked(std::uint32_t begin, std::uint32_t end, const RackPo
             note_delivery(e, stop, rack, now_us, ambiguous_us, d);
             e.marks |= kSacked;
             d.bytes += e.payload_length;
+            changes_.marks += 1;
         }
         start = stop;
         m = e.next;
@@ -305,6 +310,7 @@ void SendQueue::note_acknowledged(std::uint32_t length, const RackPoint& rack, s
 }
 
 void SendQueue::clear_marks() {
+    changes_.marks += 1;
     // The send times go too: a block that SACKs these again reports data the peer has had for
     // long, and its age is no RTT.
     for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next) {
@@ -314,6 +320,7 @@ void SendQueue::clear_marks() {
 }
 
 void SendQueue::forget_transmissions() {
+    changes_.marks += 1;
     for (rte_mbuf* m = head_; m != nullptr; m = entry(m).next) {
         entry(m).marks &= static_cast<std::uint8_t>(~kRetransmitted);
         entry(m).sent_us = 0;
@@ -402,6 +409,7 @@ SendQueue::Assessment SendQueue::assess(std::uint32_t sent, const LossRules& r) 
 }
 
 void SendQueue::clear() {
+    changes_.marks += 1;
     while (head_ != nullptr) {
         rte_mbuf* next = entry(head_).next;
         rte_pktmbuf_free_seg(head_);

@@ -88,6 +88,7 @@ class SendQueue {
         bool known = false;
         std::uint32_t sent_us = 0;
         std::int64_t end = 0;
+        bool operator==(const RackPoint&) const = default;
     };
     // What newly delivered mbufs (SACKed, or acknowledged cumulatively) tell.
     struct Delivery {
@@ -135,6 +136,7 @@ class SendQueue {
         std::uint32_t rack_rtt_us = 0;
         std::uint32_t reo_wnd_us = 0;
         std::uint32_t zero_reo_wnd_sacked = UINT32_MAX;
+        bool operator==(const LossRules&) const = default;
     };
     // What the scoreboard says of the first `sent` bytes (RFC 6675 4, IsLost, SetPipe, NextSeg).
     struct Assessment {
@@ -152,7 +154,18 @@ class SendQueue {
     };
     Assessment assess(std::uint32_t sent, const LossRules& rules);
 
+    // How many times, on this thread, any send queue's marks or extent changed (SACK marks,
+    // acknowledged data, marks forgotten) and how many times one's data was sent: an assessment
+    // stays true while neither moved and its inputs are the same (TcpStack keeps the last one).
+    // Per thread, so per worker: nothing shared.
+    struct ChangeCount {
+        std::uint64_t marks = 0;
+        std::uint64_t sends = 0;
+    };
+    static const ChangeCount& changes() { return changes_; }
+
   private:
+    static thread_local ChangeCount changes_;
     void link(rte_mbuf* segment, bool fillable);
     // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor).
     rte_mbuf* locate(std::uint32_t offset, std::uint32_t& start);

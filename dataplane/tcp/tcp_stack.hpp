@@ -169,6 +169,9 @@ class TcpStack final : public TransportReceiver {
     void retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length);
     void count_retransmission(Tcb& t);
     SendQueue::Assessment assess_scoreboard(Tcb& t);
+    // RACK's wait for the next segment to become overdue (RFC 8985 6.3), for the timer.
+    std::uint32_t reorder_wait_us(Tcb& t);
+    SendQueue::LossRules loss_rules(const Tcb& t) const;
     // RACK (RFC 8985 6): its reference point as the send queue sees it, moving it on to what an
     // ACK newly delivered, and how soon an answer to a retransmission is too soon to be its own.
     static SendQueue::RackPoint rack_point(const Tcb& t);
@@ -257,6 +260,18 @@ class TcpStack final : public TransportReceiver {
         std::uint32_t generation = 0;
         SeqNum left, right;
     } pending_dsack_;
+    // The last scoreboard assessment and what it was made from. One ACK asks several times (PRR,
+    // the lost segments to resend, RACK's timer), each a walk over everything in flight, and
+    // usually nothing changed in between; one per worker is enough (loss_recovery.cpp).
+    struct ScoreboardMemo {
+        const Tcb* tcb = nullptr;
+        std::uint32_t generation = 0;
+        SendQueue::ChangeCount changes;
+        SeqNum snd_una;
+        std::uint32_t sent = 0;
+        SendQueue::LossRules rules;
+        SendQueue::Assessment assessment;
+    } scoreboard_memo_;
     // RFC 5961 7: a per-second budget of challenge ACKs.
     Nanos challenge_window_start_{0};
     std::uint32_t challenge_acks_in_window_ = 0;

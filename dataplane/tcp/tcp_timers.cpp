@@ -50,7 +50,7 @@ void TcpStack::rearm_timer(Tcb& t) {
         // RFC 8985 6.3: while a segment sent before RACK's reference point waits out the
         // reordering window, the timer is RACK's; it fires when the segment becomes overdue.
         if (!handshaking && t.rack_xmit_us != 0) {
-            if (const std::uint32_t wait = assess_scoreboard(t).reorder_wait_us; wait > 0) {
+            if (const std::uint32_t wait = reorder_wait_us(t); wait > 0) {
                 const Nanos deadline = now + std::chrono::microseconds(wait);
                 if (!(t.timer.armed() && t.timer_kind == TimerKind::RackReorder &&
                       now + wheel_.time_left(t.timer) <= deadline)) {
