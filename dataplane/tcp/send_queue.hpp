@@ -167,8 +167,9 @@ class SendQueue {
   private:
     static thread_local ChangeCount changes_;
     void link(rte_mbuf* segment, bool fillable);
-    // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor).
-    rte_mbuf* locate(std::uint32_t offset, std::uint32_t& start);
+    // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor
+    // there unless told not to).
+    rte_mbuf* locate(std::uint32_t offset, std::uint32_t& start, bool move_cursor = true);
 
     // Pointers first, then the counts: 32 bytes with no padding (one in every TCB).
     rte_mbuf* head_ = nullptr;
