@@ -1,6 +1,7 @@
 // Per-worker counters. Each worker owns its block and is the only writer, so increments are plain
-// adds (no atomics, docs/architecture.md rule 1); readers on other threads (the exit report, telemetry) take a
-// racy but tear-free snapshot of aligned 64-bit words, as DPDK's own PMD statistics do.
+// adds (no atomics, docs/architecture.md rule 1); readers on other threads (the exit report,
+// telemetry) take a racy but tear-free snapshot of aligned 64-bit words, as DPDK's own PMD
+// statistics do.
 #pragma once
 
 #include <array>
@@ -37,6 +38,7 @@ namespace sluice {
     X(tcp_fast_retransmits)           \
     X(tcp_timeouts)                   \
     X(tcp_recoveries)                 \
+    X(tcp_recoveries_undone)          \
     X(tcp_partial_acks)               \
     X(tcp_limited_transmits)          \
     X(tcp_sack_blocks_received)       \

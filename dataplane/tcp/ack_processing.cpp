@@ -168,7 +168,7 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
         if (b.left < b.right && i == 0 && (below_ack || inside_second)) {
             counters_.tcp_dsack_received += 1;
             if (below_ack && t.total_retransmits > 0)
-                spurious_retransmission(t);
+                retransmission_dsacked(t, b.left, b.right);
             continue;
         }
         // Reversed, empty, below SND.UNA, or past what we sent: ignored, and counted (an attacker

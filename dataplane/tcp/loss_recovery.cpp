@@ -156,7 +156,41 @@ void TcpStack::spurious_retransmission(Tcb& t) {
     }
 }
 
+// RFC 3708 2 (and Linux's undo): the recovery resent what the peer had; once every segment it
+// resent has been D-SACKed, nothing was lost, and the window goes back to where it was. A
+// D-SACK while recovery still runs waits for its end: recovery may resend more yet.
+void TcpStack::retransmission_dsacked(Tcb& t, SeqNum left, SeqNum right) {
+    spurious_retransmission(t);
+    RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation);
+    if (e == nullptr || e->unconfirmed == 0 || left < e->begin || right > e->end)
+        return;
+    const auto length = static_cast<std::uint32_t>(right - left);
+    const std::uint32_t segments = std::max<std::uint32_t>(1, (length + t.snd_mss - 1) / t.snd_mss);
+    e->unconfirmed -= std::min(segments, e->unconfirmed);
+    if (e->unconfirmed > 0)
+        return;
+    if (t.in_recovery) {
+        e->undo_at_end = true;
+        return;
+    }
+    undo_recovery(t, *e);
+}
+
+void TcpStack::undo_recovery(Tcb& t, const RecoveryUndo::Entry& e) {
+    t.cc.undo(e.prior_cwnd, e.prior_ssthresh);
+    counters_.tcp_recoveries_undone += 1;
+    recovery_undo_.forget(&t, t.generation);
+}
+
 void TcpStack::enter_recovery(Tcb& t, std::uint32_t delivered) {
+    // What undoing it would restore (RFC 3708), with SACK, whose D-SACKs can show it needless.
+    if (t.sack_ok) {
+        RecoveryUndo::Entry& e = recovery_undo_.start(&t, t.generation);
+        e.prior_cwnd = t.cc.cwnd;
+        e.prior_ssthresh = t.cc.ssthresh;
+        e.begin = t.snd_una;
+        e.end = t.snd_max;
+    }
     // RFC 6582 3.2 step 2 and RFC 6675 5 step 4.
     t.in_recovery = true;
     t.recover = t.snd_max;
@@ -226,6 +260,10 @@ void TcpStack::end_recovery(Tcb& t) {
     t.in_recovery = false;
     t.dupacks = 0;
     t.cc.on_recovery_end();
+    if (const RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation);
+        e != nullptr && e->undo_at_end) {
+        undo_recovery(t, *e);
+    }
 }
 
 void TcpStack::retransmit_first(Tcb& t) {
@@ -261,6 +299,12 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
 void TcpStack::count_retransmission(Tcb& t) {
     counters_.tcp_retransmitted_segments += 1;
     t.total_retransmits += 1;
+    if (t.in_recovery) {
+        if (RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation)) {
+            e->unconfirmed += 1;
+            e->undo_at_end = false;
+        }
+    }
 }
 
 // NewReno: every duplicate ACK is a segment that left the network (RFC 5681 3.2 step 4's window

@@ -26,6 +26,7 @@
 #include "dataplane/tcp/delayed_ack_queue.hpp"
 #include "dataplane/tcp/isn.hpp"
 #include "dataplane/tcp/port_arrangements.hpp"
+#include "dataplane/tcp/recovery_undo.hpp"
 #include "dataplane/tcp/tcb.hpp"
 #include "dataplane/timers/timer_wheel.hpp"
 #include "dataplane/wire/tcp.hpp"
@@ -159,6 +160,10 @@ class TcpStack final : public TransportReceiver {
     // RFC 9937: on each ACK in SACK recovery, the window PRR allows.
     void proportional_rate_reduction(Tcb& t, std::uint32_t delivered, bool una_advanced);
     void spurious_retransmission(Tcb& t);
+    // A D-SACK for [left, right), below SND.UNA: a retransmission the peer did not need. When
+    // every segment a recovery resent has come back so, its window cut is undone (RFC 3708).
+    void retransmission_dsacked(Tcb& t, SeqNum left, SeqNum right);
+    void undo_recovery(Tcb& t, const RecoveryUndo::Entry& e);
     void partial_ack(Tcb& t);
     void end_recovery(Tcb& t);
     // In recovery: resends lost ranges while the pipe has room; returns the pipe (RFC 6675 4).
@@ -272,6 +277,8 @@ class TcpStack final : public TransportReceiver {
         SendQueue::LossRules rules;
         SendQueue::Assessment assessment;
     } scoreboard_memo_;
+    // What undoing a needless recovery takes, for the connections that entered one lately.
+    RecoveryUndo recovery_undo_;
     // RFC 5961 7: a per-second budget of challenge ACKs.
     Nanos challenge_window_start_{0};
     std::uint32_t challenge_acks_in_window_ = 0;

@@ -168,6 +168,8 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         }
         if (t.in_recovery)
             t.cc.end_prr();
+        // A timeout is no reordering: the recovery it ends is not to be undone.
+        recovery_undo_.forget(&t, t.generation);
         t.in_recovery = false;
         t.rto_recovery = true;
         t.recover = t.snd_max;

@@ -2,7 +2,8 @@
 // reordering window and its timer, reordering that turns DupThresh off, D-SACKs that widen the
 // window, a lost retransmission found without a timeout, the tail loss probe (new data beyond the
 // congestion window, or the last segment again) and the hole behind it found by the probe's
-// answer, and RTT samples from send times when there are no timestamps.
+// answer, RTT samples from send times when there are no timestamps, and the window cut undone
+// when D-SACKs show a recovery resent only what had arrived (RFC 3708).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -203,6 +204,83 @@ TEST_F(RackTlp, WithoutTimestampsAcksAreTimedFromSendTimes) {
     // The second segment was sent with the first: a sample of 40 ms again.
     EXPECT_GT(info_of(c).srtt, 13750us);
     (void)c;
+}
+
+// RFC 3708: segment 0 was only late. Four segments SACKed above it begin recovery (NewReno:
+// ssthresh half the ten in flight) and resend it; the original then arrives and the cumulative ACK
+// ends recovery with cwnd at ssthresh; the peer's D-SACK for the retransmission shows that nothing
+// was lost, and the window cut is taken back: cwnd and ssthresh as before recovery (slow start
+// again).
+TEST_F(RackTlp, RecoveryIsUndoneWhenEveryResentSegmentIsDSacked) {
+    auto c = start_sending(20 * kMss);
+    ASSERT_EQ(info_of(c).cwnd, 10 * kMss);
+    const std::uint32_t slow_start = info_of(c).ssthresh;
+    advance(kRtt);
+    ack(0, {{kMss, 5 * kMss}});
+    ASSERT_TRUE(info_of(c).in_recovery);
+    EXPECT_EQ(tx.see(take()).front(), 0u) << "the fast retransmit";
+    ack(10 * kMss);
+    tx.see(take());
+    ASSERT_FALSE(info_of(c).in_recovery);
+    EXPECT_EQ(info_of(c).cwnd, 5 * kMss) << "the cut, until the D-SACK comes";
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 0u);
+    ack(10 * kMss, {{0, kMss}});
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 1u);
+    EXPECT_EQ(info_of(c).cwnd, 10 * kMss);
+    EXPECT_EQ(info_of(c).ssthresh, slow_start);
+    // Undone once: the same D-SACK again changes nothing.
+    ack(10 * kMss, {{0, kMss}});
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 1u);
+}
+
+// A D-SACK that comes while recovery still runs waits for its end (recovery may resend more),
+// and one for data outside what the recovery covered counts for nothing.
+TEST_F(RackTlp, AnUndoWaitsForTheEndOfRecovery) {
+    auto c = start_sending(20 * kMss);
+    advance(kRtt);
+    ack(0, {{kMss, 5 * kMss}});
+    ASSERT_TRUE(info_of(c).in_recovery);
+    tx.see(take());
+    ack(5 * kMss, {{0, kMss}});  // partial ACK with the D-SACK: recover is 10 segments
+    ASSERT_TRUE(info_of(c).in_recovery);
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 0u);
+    tx.see(take());
+    ack(10 * kMss);
+    EXPECT_FALSE(info_of(c).in_recovery);
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 1u);
+    EXPECT_EQ(info_of(c).cwnd, 10 * kMss);
+}
+
+// A recovery that repaired a real loss is not undone: 0 was lost, its retransmission filled the
+// hole, and no D-SACK names it; a D-SACK for data the recovery did not cover changes nothing; and
+// a timeout during recovery takes the chance of an undo away.
+TEST_F(RackTlp, ARecoveryThatRepairedALossIsNotUndone) {
+    auto c = start_sending(40 * kMss);
+    advance(kRtt);
+    ack(0, {{kMss, 5 * kMss}});
+    ASSERT_TRUE(info_of(c).in_recovery);
+    tx.see(take());
+    ack(10 * kMss);
+    tx.see(take());
+    ASSERT_FALSE(info_of(c).in_recovery);
+    const std::uint32_t cut = info_of(c).cwnd;
+    ack(11 * kMss, {{10 * kMss, 11 * kMss}});  // a duplicate of segment 10, sent after recovery
+    EXPECT_EQ(counters_.tcp_dsack_received, 1u);
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 0u);
+    EXPECT_LE(info_of(c).cwnd, cut + kMss);
+
+    // A second recovery, ended by a timeout: its D-SACK comes too late to undo anything.
+    tx.see(take());
+    const std::uint32_t una = 11 * kMss;
+    advance(kRtt);
+    ack(una, {{una + kMss, una + 5 * kMss}});
+    ASSERT_TRUE(info_of(c).in_recovery);
+    tx.see(take());
+    advance(std::chrono::seconds(2));
+    take();
+    ASSERT_GE(counters_.tcp_timeouts, 1u);
+    ack(una + kMss, {{una, una + kMss}});
+    EXPECT_EQ(counters_.tcp_recoveries_undone, 0u);
 }
 
 }  // namespace
