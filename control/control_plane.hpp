@@ -1,8 +1,8 @@
-// The control plane (docs/architecture.md): owns the ephemeral port space and answers the workers' refill
-// requests. It talks to workers only through single-producer, single-consumer rte_rings, one pair
-// per worker, and never makes a worker wait: a worker asks, goes on polling, and finds the answer
-// on its ring a turn or two later. Runs wherever the engine's control loop runs (the main lcore,
-// or a plain thread when every lcore polls a queue).
+// The control plane (docs/architecture.md): owns the ephemeral port space and answers the workers'
+// refill requests. It talks to workers only through single-producer, single-consumer rte_rings, one
+// pair per worker, and never makes a worker wait: a worker asks, goes on polling, and finds the
+// answer on its ring a turn or two later. Runs wherever the engine's control loop runs (the main
+// lcore, or a plain thread when every lcore polls a queue).
 #pragma once
 
 #include <mutex>

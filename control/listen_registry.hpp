@@ -1,8 +1,8 @@
 // Every listening endpoint of the engine, checked once here before it is installed on every
-// worker (docs/architecture.md, "Listen registry"): a second listener on the same port is EADDRINUSE with the
-// name of the holder; port 0 asks for any free port, which the answer names; privileged ports
-// (below 1024) are refused with EACCES unless the policy allows them; ports in the ephemeral range
-// are refused with EADDRINUSE, since connect() hands them out.
+// worker (docs/architecture.md, "Listen registry"): a second listener on the same port is
+// EADDRINUSE with the name of the holder; port 0 asks for any free port, which the answer names;
+// privileged ports (below 1024) are refused with EACCES unless the policy allows them; ports in the
+// ephemeral range are refused with EADDRINUSE, since connect() hands them out.
 #pragma once
 
 #include <mutex>

@@ -14,7 +14,9 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+    g_stop.store(true);
+}
 
 }  // namespace
 
@@ -48,8 +50,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (consumed + 1 < separator) {
-        std::fprintf(stderr, "sluice: unexpected argument '%s' before '--' (engine options go "
-                             "after '--'; see 'sluice -- --help')\n", argv[consumed + 1]);
+        std::fprintf(stderr,
+                     "sluice: unexpected argument '%s' before '--' (engine options go "
+                     "after '--'; see 'sluice -- --help')\n",
+                     argv[consumed + 1]);
         return 2;
     }
 

@@ -10,12 +10,15 @@ constexpr std::uint64_t kRssTcpIpv4 =
     RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_FRAG_IPV4;
 
 std::string names(std::uint64_t bits, const char* (*name_of)(std::uint64_t)) {
-    if (bits == 0) return "none";
+    if (bits == 0)
+        return "none";
     std::string out;
     for (int i = 0; i < 64; ++i) {
         const std::uint64_t bit = std::uint64_t{1} << i;
-        if ((bits & bit) == 0) continue;
-        if (!out.empty()) out += ' ';
+        if ((bits & bit) == 0)
+            continue;
+        if (!out.empty())
+            out += ' ';
         out += name_of(bit);
     }
     return out;
@@ -39,7 +42,8 @@ OffloadPlan negotiate_offloads(const rte_eth_dev_info& info, const OffloadReques
     }
     // l3fwd's rule: ask only for the hash functions the device supports, and only when there is
     // more than one queue to spread over.
-    if (request.rss && rx_queues > 1) plan.rss_hash_functions = kRssTcpIpv4 & info.flow_type_rss_offloads;
+    if (request.rss && rx_queues > 1)
+        plan.rss_hash_functions = kRssTcpIpv4 & info.flow_type_rss_offloads;
     return plan;
 }
 

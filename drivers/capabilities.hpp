@@ -15,8 +15,8 @@ struct OffloadRequest {
 };
 
 struct OffloadPlan {
-    std::uint64_t rx_offloads = 0;  // RTE_ETH_RX_OFFLOAD_*
-    std::uint64_t tx_offloads = 0;  // RTE_ETH_TX_OFFLOAD_*
+    std::uint64_t rx_offloads = 0;         // RTE_ETH_RX_OFFLOAD_*
+    std::uint64_t tx_offloads = 0;         // RTE_ETH_TX_OFFLOAD_*
     std::uint64_t rss_hash_functions = 0;  // RTE_ETH_RSS_*; zero when RSS is off
 
     bool rx_ipv4_checksum() const { return rx_offloads & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM; }

@@ -16,6 +16,8 @@ Result<std::unique_ptr<Eal>, std::string> Eal::init(int argc, char** argv, int& 
     return std::unique_ptr<Eal>(new Eal());
 }
 
-Eal::~Eal() { rte_eal_cleanup(); }
+Eal::~Eal() {
+    rte_eal_cleanup();
+}
 
 }  // namespace sluice::drivers

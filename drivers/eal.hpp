@@ -10,7 +10,7 @@
 namespace sluice::drivers {
 
 class Eal {
-public:
+  public:
     // Hands argv (up to and including "--", as DPDK applications do) to rte_eal_init. On success,
     // `consumed` is the number of arguments EAL took, so argv + consumed is the application's.
     static Result<std::unique_ptr<Eal>, std::string> init(int argc, char** argv, int& consumed);
@@ -18,7 +18,7 @@ public:
     Eal(const Eal&) = delete;
     Eal& operator=(const Eal&) = delete;
 
-private:
+  private:
     Eal() = default;
 };
 

@@ -1,8 +1,8 @@
 // One direction of an impaired link, independent of any device: frames go in with offer(), come
 // out of poll() when their time has come, and in between are lost, duplicated, corrupted, delayed,
 // reordered and rate-limited as a FaultProfile (fault_profile.hpp) says. This kernel has no netem
-// (docs/architecture.md), so this is how the engine, and a Linux peer through sluice-faultbridge, meet a bad
-// network.
+// (docs/architecture.md), so this is how the engine, and a Linux peer through sluice-faultbridge,
+// meet a bad network.
 //
 // Reproducible: every decision comes from a PRNG seeded by the profile (xoshiro.hpp), and time is
 // passed in, never read, so the same seed and the same offers at the same times give every frame

@@ -12,14 +12,17 @@ namespace sluice::drivers {
 
 namespace {
 
-std::string dpdk_error(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
+std::string dpdk_error(int rc) {
+    return rte_strerror(rc < 0 ? -rc : rc);
+}
 
 std::string available_ports() {
     std::string out;
     std::uint16_t id;
     RTE_ETH_FOREACH_DEV(id) {
         char name[RTE_ETH_NAME_MAX_LEN];
-        if (rte_eth_dev_get_name_by_port(id, name) != 0) continue;
+        if (rte_eth_dev_get_name_by_port(id, name) != 0)
+            continue;
         out += (out.empty() ? "" : ", ") + std::to_string(id) + " (" + name + ")";
     }
     return out.empty() ? "none (give EAL a device with --vdev or -a)" : out;
@@ -33,20 +36,24 @@ struct Found {
 Result<Found, std::string> find_or_plug(const std::string& device) {
     std::uint16_t id = 0;
     if (device.empty()) {
-        RTE_ETH_FOREACH_DEV(id) { return Found{id, false}; }
-        return Unexpected{std::string("no DPDK port found: give EAL a device (e.g. --vdev "
-                                      "net_af_packet0,iface=veth0) or name one with --port")};
+        RTE_ETH_FOREACH_DEV(id) {
+            return Found{id, false};
+        }
+        return Unexpected{
+            std::string("no DPDK port found: give EAL a device (e.g. --vdev "
+                        "net_af_packet0,iface=veth0) or name one with --port")};
     }
     auto [end, ec] = std::from_chars(device.data(), device.data() + device.size(), id);
     if (ec == std::errc{} && end == device.data() + device.size()) {
         if (!rte_eth_dev_is_valid_port(id)) {
-            return Unexpected{"--port " + device + ": no such port id; available: " +
-                              available_ports()};
+            return Unexpected{"--port " + device +
+                              ": no such port id; available: " + available_ports()};
         }
         return Found{id, false};
     }
     const std::string name = device.substr(0, device.find(','));
-    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0) return Found{id, false};
+    if (rte_eth_dev_get_port_by_name(name.c_str(), &id) == 0)
+        return Found{id, false};
     // Not known yet: a virtual device to plug in now.
     if (name.rfind("net_", 0) != 0) {
         return Unexpected{"--port " + device + ": no such port; available: " + available_ports() +
@@ -64,10 +71,10 @@ Result<Found, std::string> find_or_plug(const std::string& device) {
 
 }  // namespace
 
-Result<std::unique_ptr<Port>, std::string> Port::open(const PortConfig& config,
-                                                      rte_mempool* pool) {
+Result<std::unique_ptr<Port>, std::string> Port::open(const PortConfig& config, rte_mempool* pool) {
     auto found = find_or_plug(config.device);
-    if (!found) return Unexpected{found.error()};
+    if (!found)
+        return Unexpected{found.error()};
     std::unique_ptr<Port> port(new Port());
     port->id_ = found->id;
     port->plugged_by_us_ = found->plugged;
@@ -83,11 +90,10 @@ Result<std::unique_ptr<Port>, std::string> Port::open(const PortConfig& config,
     }
     port->driver_ = info.driver_name != nullptr ? info.driver_name : "?";
     if (config.rx_queues > info.max_rx_queues || config.tx_queues > info.max_tx_queues) {
-        return Unexpected{"port " + port->name_ + ": " + std::to_string(config.rx_queues) + "/" +
-                          std::to_string(config.tx_queues) +
-                          " rx/tx queues asked, the device has at most " +
-                          std::to_string(info.max_rx_queues) + "/" +
-                          std::to_string(info.max_tx_queues)};
+        return Unexpected{
+            "port " + port->name_ + ": " + std::to_string(config.rx_queues) + "/" +
+            std::to_string(config.tx_queues) + " rx/tx queues asked, the device has at most " +
+            std::to_string(info.max_rx_queues) + "/" + std::to_string(info.max_tx_queues)};
     }
 
     port->offloads_ = negotiate_offloads(info, config.offloads, config.rx_queues);
@@ -144,7 +150,8 @@ Result<std::unique_ptr<Port>, std::string> Port::open(const PortConfig& config,
     port->mac_ = wire::MacAddress(std::to_array(mac.addr_bytes));
     rte_eth_dev_get_mtu(id, &port->mtu_);
 
-    SLUICE_LOG(INFO, driver, "port %u %s (driver %s): %u rx / %u tx queues, %u/%u descriptors, "
+    SLUICE_LOG(INFO, driver,
+               "port %u %s (driver %s): %u rx / %u tx queues, %u/%u descriptors, "
                "mtu %u, mac %s",
                id, port->name_.c_str(), port->driver_.c_str(), config.rx_queues, config.tx_queues,
                rx_desc, tx_desc, port->mtu_, port->mac_.to_string().c_str());
@@ -153,9 +160,11 @@ Result<std::unique_ptr<Port>, std::string> Port::open(const PortConfig& config,
 }
 
 Port::~Port() {
-    if (started_) rte_eth_dev_stop(id_);
+    if (started_)
+        rte_eth_dev_stop(id_);
     rte_eth_dev_close(id_);
-    if (plugged_by_us_) rte_eal_hotplug_remove("vdev", name_.c_str());
+    if (plugged_by_us_)
+        rte_eal_hotplug_remove("vdev", name_.c_str());
 }
 
 LinkStatus Port::link() const {
@@ -175,7 +184,8 @@ LinkStatus Port::link() const {
 
 std::vector<std::pair<std::string, std::uint64_t>> Port::xstats() const {
     const int n = rte_eth_xstats_get_names(id_, nullptr, 0);
-    if (n <= 0) return {};
+    if (n <= 0)
+        return {};
     std::vector<rte_eth_xstat_name> names(static_cast<std::size_t>(n));
     std::vector<rte_eth_xstat> values(static_cast<std::size_t>(n));
     if (rte_eth_xstats_get_names(id_, names.data(), static_cast<unsigned>(n)) != n ||
@@ -184,7 +194,8 @@ std::vector<std::pair<std::string, std::uint64_t>> Port::xstats() const {
     }
     std::vector<std::pair<std::string, std::uint64_t>> out;
     out.reserve(static_cast<std::size_t>(n));
-    for (const rte_eth_xstat& v : values) out.emplace_back(names[v.id].name, v.value);
+    for (const rte_eth_xstat& v : values)
+        out.emplace_back(names[v.id].name, v.value);
     return out;
 }
 

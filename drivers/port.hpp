@@ -39,7 +39,7 @@ struct LinkStatus {
 };
 
 class Port {
-public:
+  public:
     static Result<std::unique_ptr<Port>, std::string> open(const PortConfig& config,
                                                            rte_mempool* pool);
     ~Port();
@@ -58,7 +58,7 @@ public:
     // The device's extended statistics, by the names the driver gives them.
     std::vector<std::pair<std::string, std::uint64_t>> xstats() const;
 
-private:
+  private:
     Port() = default;
 
     std::uint16_t id_ = 0;

@@ -1,5 +1,5 @@
-// Ephemeral ports (docs/architecture.md, "Ephemeral ports"): a worker's own pool, which connect() draws from
-// without asking anyone, and the control plane's lending of blocks to workers.
+// Ephemeral ports (docs/architecture.md, "Ephemeral ports"): a worker's own pool, which connect()
+// draws from without asking anyone, and the control plane's lending of blocks to workers.
 //
 //   local_pool/take_give_back   tcp::LocalPortPool::take() of any port, then add() of it back, as
 //                               a connection's whole life does to the pool (16384 ports held)

@@ -1,9 +1,9 @@
 // The control plane's ephemeral port space: every (local address, port) pair in the configured
-// range, cut into blocks that are lent to workers (docs/architecture.md, "Ephemeral ports"). A worker draws
-// ports for connect() from its own pool (dataplane/tcp/local_port_pool.hpp) without asking anyone,
-// and asks for another block when it runs low. A block stays with the worker it was lent to, so a
-// pair is only ever in one worker's hands; which worker holds a port is readable from any core, for
-// steering a segment that reached the wrong one.
+// range, cut into blocks that are lent to workers (docs/architecture.md, "Ephemeral ports"). A
+// worker draws ports for connect() from its own pool (dataplane/tcp/local_port_pool.hpp) without
+// asking anyone, and asks for another block when it runs low. A block stays with the worker it was
+// lent to, so a pair is only ever in one worker's hands; which worker holds a port is readable from
+// any core, for steering a segment that reached the wrong one.
 #pragma once
 
 #include "dataplane/multicore/worker_links.hpp"

@@ -18,10 +18,10 @@ namespace sluice::api {
 
 // Readiness bits, with epoll's meanings.
 namespace ready {
-inline constexpr std::uint32_t kIn = 0x001;   // data (or EOF, or a connection to accept)
-inline constexpr std::uint32_t kOut = 0x004;  // room to write; a connect() completed
-inline constexpr std::uint32_t kErr = 0x008;  // SO_ERROR is set
-inline constexpr std::uint32_t kHup = 0x010;  // both directions are finished
+inline constexpr std::uint32_t kIn = 0x001;      // data (or EOF, or a connection to accept)
+inline constexpr std::uint32_t kOut = 0x004;     // room to write; a connect() completed
+inline constexpr std::uint32_t kErr = 0x008;     // SO_ERROR is set
+inline constexpr std::uint32_t kHup = 0x010;     // both directions are finished
 inline constexpr std::uint32_t kRdHup = 0x2000;  // the peer closed its sending side
 }  // namespace ready
 
@@ -31,7 +31,7 @@ struct SocketEvent {
 };
 
 class Sockets final : private ListenHandler, private ConnectionHandler {
-public:
+  public:
     // `max_sockets` descriptors; `slots` is the stack's TcpStack::slot_count().
     Sockets(tcp::TcpStack& stack, std::size_t max_sockets);
     ~Sockets() override;
@@ -62,19 +62,19 @@ public:
 
     std::size_t open_sockets() const { return open_; }
 
-private:
+  private:
     enum class Kind : std::uint8_t { Free, Fresh, Listening, Connection };
     struct Socket {
         Kind kind = Kind::Free;
         std::uint16_t local_port = 0;
         std::uint32_t interest = 0;
         int error = 0;
-        bool eof = false;          // the peer's FIN was seen
-        bool gone = false;         // the connection ended (reset, timeout, closed)
+        bool eof = false;   // the peer's FIN was seen
+        bool gone = false;  // the connection ended (reset, timeout, closed)
         bool connected = false;
-        bool queued = false;       // on the ready list
+        bool queued = false;  // on the ready list
         Connection conn;
-        int listener = -1;           // while waiting in a listener's backlog: that listener
+        int listener = -1;  // while waiting in a listener's backlog: that listener
         // Listening sockets: descriptors accepted by the stack and not yet taken by accept(), in a
         // ring sized by listen()'s backlog.
         std::vector<int> backlog;
@@ -99,8 +99,8 @@ private:
 
     tcp::TcpStack& stack_;
     std::vector<Socket> sockets_;
-    std::vector<int> by_slot_;         // connection slot -> fd, -1 when none
-    std::vector<int> ready_;           // descriptors that may be ready
+    std::vector<int> by_slot_;  // connection slot -> fd, -1 when none
+    std::vector<int> ready_;    // descriptors that may be ready
     std::size_t open_ = 0;
 };
 

@@ -40,7 +40,8 @@ void NetStack::receive_arp(rte_mbuf* frame, const wire::EthernetHeader& eth, boo
     // packet is for us. An ARP probe (sender 0.0.0.0, RFC 5227 2.1.1) teaches nothing.
     if (!arp->sender_ip.is_any()) {
         neighbors_->learn(arp->sender_ip, arp->sender_mac, clock_.now(), /*create=*/for_us);
-        if (arp_sharing_ != nullptr) arp_sharing_->share_arp(frame);
+        if (arp_sharing_ != nullptr)
+            arp_sharing_->share_arp(frame);
     }
     if (!for_us) {
         drop(frame, DropReason::ArpNotForUs);
@@ -80,7 +81,8 @@ void NetStack::send_arp(wire::ArpOperation op, const wire::MacAddress& eth_desti
     eth.destination = eth_destination;
     eth.source = config_.mac;
     eth.ethertype = wire::ethertype::kArp;
-    if (config_.vlan_id) eth.vlan_tci = *config_.vlan_id;
+    if (config_.vlan_id)
+        eth.vlan_tci = *config_.vlan_id;
     const auto length = static_cast<std::uint16_t>(eth.length() + wire::ArpPacket::kLength);
     auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, length));
     eth.emit({p, eth.length()});

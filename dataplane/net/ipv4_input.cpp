@@ -49,7 +49,8 @@ void NetStack::receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth) {
         drop(frame, DropReason::Ipv4Fragment);
         return;
     }
-    if (ip->header_length > wire::Ipv4Header::kMinLength) counters_.ipv4_options_skipped += 1;
+    if (ip->header_length > wire::Ipv4Header::kMinLength)
+        counters_.ipv4_options_skipped += 1;
     // Link padding after the datagram is not part of it.
     rte_pktmbuf_trim(frame, static_cast<std::uint16_t>(frame->pkt_len - ip->total_length));
 
@@ -58,7 +59,8 @@ void NetStack::receive_ipv4(rte_mbuf* frame, const wire::EthernetHeader& eth) {
             receive_icmp(frame, *ip, to_broadcast);
             return;
         case wire::ip_protocol::kTcp:
-            if (tcp_ == nullptr) break;
+            if (tcp_ == nullptr)
+                break;
             // RFC 1122 4.2.3.10: TCP is never addressed to a broadcast.
             if (to_broadcast) {
                 drop(frame, DropReason::TcpToBroadcast);

@@ -10,7 +10,8 @@ Result<std::unique_ptr<NetStack>, std::string> NetStack::create(
     const std::string& name) {
     std::unique_ptr<NetStack> stack(new NetStack(config, offloads, pool, tx, counters, clock));
     auto cache = NeighborCache::create(name + "_nbr", neighbors, *stack);
-    if (!cache) return Unexpected{cache.error()};
+    if (!cache)
+        return Unexpected{cache.error()};
     stack->neighbors_ = std::move(cache.value());
     return stack;
 }

@@ -19,16 +19,20 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+        s.remove_suffix(1);
     return s;
 }
 
 bool has_token(std::string_view list, std::string_view token) {
     while (!list.empty()) {
         const std::size_t comma = list.find(',');
-        if (iequals(trim(list.substr(0, comma)), token)) return true;
-        if (comma == std::string_view::npos) break;
+        if (iequals(trim(list.substr(0, comma)), token))
+            return true;
+        if (comma == std::string_view::npos)
+            break;
         list.remove_prefix(comma + 1);
     }
     return false;
@@ -42,11 +46,13 @@ HttpService::Request HttpService::parse(std::string_view head, std::uint64_t def
     const std::string_view line = head.substr(0, line_end);
     const std::size_t sp1 = line.find(' ');
     const std::size_t sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1) return r;
+    if (sp1 == std::string_view::npos || sp2 == sp1)
+        return r;
     const std::string_view method = line.substr(0, sp1);
     const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     const std::string_view version = line.substr(sp2 + 1);
-    if (target.empty() || version.size() != 8 || version.substr(0, 7) != "HTTP/1.") return r;
+    if (target.empty() || version.size() != 8 || version.substr(0, 7) != "HTTP/1.")
+        return r;
     r.valid = true;
     r.head = method == "HEAD";
     r.supported_method = method == "GET" || r.head;
@@ -62,19 +68,22 @@ HttpService::Request HttpService::parse(std::string_view head, std::uint64_t def
         }
         r.body_bytes = n;
     }
-    std::string_view rest = line_end == std::string_view::npos ? std::string_view{}
-                                                               : head.substr(line_end + 2);
+    std::string_view rest =
+        line_end == std::string_view::npos ? std::string_view{} : head.substr(line_end + 2);
     while (!rest.empty()) {
         const std::size_t end = rest.find("\r\n");
         const std::string_view field = rest.substr(0, end);
         rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
         const std::size_t colon = field.find(':');
-        if (colon == std::string_view::npos) continue;
+        if (colon == std::string_view::npos)
+            continue;
         const std::string_view name = field.substr(0, colon);
         const std::string_view value = trim(field.substr(colon + 1));
         if (iequals(name, "Connection")) {
-            if (has_token(value, "close")) r.keep_alive = false;
-            if (has_token(value, "keep-alive")) r.keep_alive = true;
+            if (has_token(value, "close"))
+                r.keep_alive = false;
+            if (has_token(value, "keep-alive"))
+                r.keep_alive = true;
         } else if (iequals(name, "Content-Length")) {
             std::int64_t n = -1;
             auto [e, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -105,10 +114,11 @@ bool HttpService::send_all(api::Connection c, std::string_view text) {
 
 bool HttpService::send_body(api::Connection c, Response& r) {
     while (r.body_left > 0) {
-        const auto chunk = pattern_at(r.body_offset,
-                                      static_cast<std::size_t>(std::min<std::uint64_t>(r.body_left, 65536)));
+        const auto chunk = pattern_at(
+            r.body_offset, static_cast<std::size_t>(std::min<std::uint64_t>(r.body_left, 65536)));
         auto n = c.send(chunk);
-        if (!n || *n == 0) return false;  // on_writable resumes
+        if (!n || *n == 0)
+            return false;  // on_writable resumes
         r.body_left -= *n;
         r.body_offset += *n;
     }
@@ -118,7 +128,8 @@ bool HttpService::send_body(api::Connection c, Response& r) {
 void HttpService::serve(api::Connection c) {
     Response& r = responses_[c.slot()];
     for (;;) {
-        if (!send_body(c, r)) return;
+        if (!send_body(c, r))
+            return;
         if (r.close_after) {
             (void)c.close();
             return;
@@ -126,12 +137,14 @@ void HttpService::serve(api::Connection c) {
         // A request body (never used) is read past.
         while (r.skip_request_body > 0 && c.readable() > 0) {
             std::array<std::byte, 4096> sink;
-            r.skip_request_body -= c.read(std::span(sink).first(
-                static_cast<std::size_t>(std::min<std::uint64_t>(r.skip_request_body, sink.size()))));
+            r.skip_request_body -= c.read(std::span(sink).first(static_cast<std::size_t>(
+                std::min<std::uint64_t>(r.skip_request_body, sink.size()))));
         }
-        if (r.skip_request_body > 0) return;
+        if (r.skip_request_body > 0)
+            return;
         // Leave room for a response's headers before taking the next request.
-        if (c.send_space() < 512) return;
+        if (c.send_space() < 512)
+            return;
 
         std::array<char, kMaxHeaderBytes> head;
         const std::size_t n = c.peek(std::as_writable_bytes(std::span(head)));
@@ -139,8 +152,9 @@ void HttpService::serve(api::Connection c) {
         const std::size_t end = text.find("\r\n\r\n");
         if (end == std::string_view::npos) {
             if (n >= head.size()) {
-                (void)send_all(c, "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                  "Content-Length: 0\r\nConnection: close\r\n\r\n");
+                (void)send_all(c,
+                               "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                               "Content-Length: 0\r\nConnection: close\r\n\r\n");
                 (void)c.close();
             } else if (c.peer_closed()) {
                 (void)c.close();  // a partial request and then FIN: nothing more will come

@@ -15,7 +15,7 @@
 namespace sluice::services {
 
 class HttpService final : public api::ListenHandler, public api::ConnectionHandler {
-public:
+  public:
     static constexpr std::size_t kMaxHeaderBytes = 8192;
     static constexpr std::uint64_t kMaxBodyBytes = std::uint64_t{1} << 34;  // 16 GiB
 
@@ -32,15 +32,15 @@ public:
     // What a request asks for, parsed from its head (request line and headers).
     struct Request {
         bool valid = false;
-        bool head = false;              // HEAD: headers only
-        bool supported_method = false;  // GET or HEAD
-        bool keep_alive = true;         // after this response
-        std::uint64_t body_bytes = 0;   // of the response
+        bool head = false;                // HEAD: headers only
+        bool supported_method = false;    // GET or HEAD
+        bool keep_alive = true;           // after this response
+        std::uint64_t body_bytes = 0;     // of the response
         std::int64_t content_length = 0;  // of the request (bodies are read and ignored)
     };
     static Request parse(std::string_view head, std::uint64_t default_body);
 
-private:
+  private:
     struct Response {
         std::uint64_t body_left = 0;
         std::uint64_t body_offset = 0;

@@ -14,11 +14,13 @@ inline constexpr std::string_view kPatternAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static_assert(kPatternAlphabet.size() == 64);
 
-// A 64 KiB block of the pattern, starting at offset 0; a slice at (offset % 64) continues any stream.
+// A 64 KiB block of the pattern, starting at offset 0; a slice at (offset % 64) continues any
+// stream.
 inline std::span<const std::byte> pattern_block() {
     static const auto block = [] {
         std::array<std::byte, 65536> b{};
-        for (std::size_t i = 0; i < b.size(); ++i) b[i] = std::byte(kPatternAlphabet[i % 64]);
+        for (std::size_t i = 0; i < b.size(); ++i)
+            b[i] = std::byte(kPatternAlphabet[i % 64]);
         return b;
     }();
     return block;
@@ -33,7 +35,8 @@ inline std::span<const std::byte> pattern_at(std::uint64_t offset, std::size_t m
 // True when `bytes` are what the pattern has at `offset`.
 inline bool matches_pattern(std::span<const std::byte> bytes, std::uint64_t offset) {
     for (std::size_t i = 0; i < bytes.size(); ++i) {
-        if (bytes[i] != std::byte(kPatternAlphabet[(offset + i) % 64])) return false;
+        if (bytes[i] != std::byte(kPatternAlphabet[(offset + i) % 64]))
+            return false;
     }
     return true;
 }

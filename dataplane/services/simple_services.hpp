@@ -13,7 +13,7 @@ namespace sluice::services {
 // sending as they are). When the send buffer is full it keeps the one buffer that did not fit and
 // stops reading, so the receive window closes and the peer slows down: nothing is dropped.
 class EchoService final : public api::ListenHandler, public api::ConnectionHandler {
-public:
+  public:
     // `slots`: the TcpStack's slot_count(); one waiting buffer per connection slot at most.
     explicit EchoService(std::size_t slots) : waiting_(slots, nullptr) {}
     ~EchoService() override;
@@ -23,14 +23,14 @@ public:
     void on_peer_closed(api::Connection c) override;
     void on_closed(api::Connection c, api::CloseReason) override;
 
-private:
+  private:
     void pump(api::Connection c);
     std::vector<rte_mbuf*> waiting_;
 };
 
 // Reads and frees everything.
 class DiscardService final : public api::ListenHandler, public api::ConnectionHandler {
-public:
+  public:
     api::ConnectionHandler* on_accept(api::Connection) override { return this; }
     void on_readable(api::Connection c) override;
     void on_peer_closed(api::Connection c) override { (void)c.close(); }
@@ -38,7 +38,7 @@ public:
 
 // Sends `bytes` bytes of the pattern, then closes its side; discards what it receives.
 class SourceService final : public api::ListenHandler, public api::ConnectionHandler {
-public:
+  public:
     explicit SourceService(std::uint64_t bytes) : bytes_(bytes) {}
     api::ConnectionHandler* on_accept(api::Connection) override { return this; }
     void on_connected(api::Connection c) override { fill(c); }
@@ -46,7 +46,7 @@ public:
     void on_readable(api::Connection c) override;
     void on_peer_closed(api::Connection c) override { (void)c.close(); }
 
-private:
+  private:
     void fill(api::Connection c);
     std::uint64_t bytes_;
 };

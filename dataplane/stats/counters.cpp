@@ -6,7 +6,8 @@ namespace sluice {
 
 std::uint64_t WorkerCounters::dropped_total() const {
     std::uint64_t total = 0;
-    for (const std::uint64_t n : drops) total += n;
+    for (const std::uint64_t n : drops)
+        total += n;
     return total;
 }
 
@@ -25,7 +26,8 @@ WorkerCounters& WorkerCounters::operator+=(const WorkerCounters& other) {
 #define SLUICE_COUNTER_ADD(name) name += other.name;
     SLUICE_WORKER_COUNTERS(SLUICE_COUNTER_ADD)
 #undef SLUICE_COUNTER_ADD
-    for (std::size_t i = 0; i < kDropReasonCount; ++i) drops[i] += other.drops[i];
+    for (std::size_t i = 0; i < kDropReasonCount; ++i)
+        drops[i] += other.drops[i];
     return *this;
 }
 

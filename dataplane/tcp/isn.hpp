@@ -1,7 +1,7 @@
 // Initial sequence numbers, RFC 6528 3: ISN = M + F(localip, localport, remoteip, remoteport,
-// secretkey), M a timer (of 64 ns here, not 4 us: isn.cpp says why), F a keyed pseudo-random function (SipHash-2-4, libsodium's
-// crypto_shorthash), so that sequence numbers cannot be guessed off-path and a new incarnation of a
-// 4-tuple starts above the old one.
+// secretkey), M a timer (of 64 ns here, not 4 us: isn.cpp says why), F a keyed pseudo-random
+// function (SipHash-2-4, libsodium's crypto_shorthash), so that sequence numbers cannot be guessed
+// off-path and a new incarnation of a 4-tuple starts above the old one.
 #pragma once
 
 #include <array>

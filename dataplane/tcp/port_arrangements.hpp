@@ -1,7 +1,8 @@
 // What a worker's TCP needs from the engine around it when there is more than one worker: local
 // ports for connect() from the worker's own pool, and a way to hand a segment that reached the
-// wrong worker to the one that owns its connection (docs/architecture.md, "The control plane"). With none set,
-// TcpStack picks ports itself from the default ephemeral range and never steers (one worker).
+// wrong worker to the one that owns its connection (docs/architecture.md, "The control plane").
+// With none set, TcpStack picks ports itself from the default ephemeral range and never steers (one
+// worker).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
-// Time is injected (docs/architecture.md rule 3): production reads the TSC, tests move a ManualClock by hand
-// and never sleep to wait for a timer.
+// Time is injected (docs/architecture.md rule 3): production reads the TSC, tests move a
+// ManualClock by hand and never sleep to wait for a timer.
 #pragma once
 
 #include <chrono>

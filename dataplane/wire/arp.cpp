@@ -14,7 +14,8 @@ constexpr std::uint8_t kIpv4Length = 4;
 }  // namespace
 
 Result<ArpPacket, DropReason> ArpPacket::parse(std::span<const std::byte> bytes) {
-    if (bytes.size() < kLength) return Unexpected{DropReason::ArpTruncated};
+    if (bytes.size() < kLength)
+        return Unexpected{DropReason::ArpTruncated};
     const std::byte* p = bytes.data();
     if (load_be16(p).host() != kHardwareEthernet || load_be16(p + 2).host() != ethertype::kIpv4 ||
         std::to_integer<std::uint8_t>(p[4]) != kMacLength ||

@@ -9,7 +9,8 @@
 
 namespace sluice::wire {
 
-static_assert(std::endian::native == std::endian::little || std::endian::native == std::endian::big);
+static_assert(std::endian::native == std::endian::little ||
+              std::endian::native == std::endian::big);
 
 template <typename HostInt>
 constexpr HostInt to_network_order(HostInt v) {
@@ -26,7 +27,7 @@ constexpr HostInt to_network_order(HostInt v) {
 
 template <typename HostInt>
 class BigEndian {
-public:
+  public:
     constexpr BigEndian() = default;
     static constexpr BigEndian from_host(HostInt v) { return BigEndian(to_network_order(v)); }
     static constexpr BigEndian from_raw(HostInt wire_bits) { return BigEndian(wire_bits); }
@@ -34,7 +35,7 @@ public:
     constexpr HostInt raw() const { return raw_; }
     friend constexpr bool operator==(BigEndian, BigEndian) = default;
 
-private:
+  private:
     constexpr explicit BigEndian(HostInt raw) : raw_(raw) {}
     HostInt raw_ = 0;
 };
@@ -43,8 +44,9 @@ using be16 = BigEndian<std::uint16_t>;
 using be32 = BigEndian<std::uint32_t>;
 static_assert(sizeof(be16) == 2 && sizeof(be32) == 4);
 
-// Unaligned loads and stores: packet headers are not guaranteed to be aligned (a VLAN tag shifts the
-// IPv4 header by four bytes), so every access goes through memcpy, which compiles to a plain move.
+// Unaligned loads and stores: packet headers are not guaranteed to be aligned (a VLAN tag shifts
+// the IPv4 header by four bytes), so every access goes through memcpy, which compiles to a plain
+// move.
 inline be16 load_be16(const std::byte* p) {
     std::uint16_t v;
     std::memcpy(&v, p, sizeof v);

@@ -31,7 +31,8 @@ struct EthernetHeader {
 
     std::size_t length() const { return kUntaggedLength + (vlan_tci ? kTagLength : 0); }
     std::optional<std::uint16_t> vlan_id() const {
-        if (!vlan_tci) return std::nullopt;
+        if (!vlan_tci)
+            return std::nullopt;
         return static_cast<std::uint16_t>(*vlan_tci & 0x0fff);
     }
 

@@ -7,8 +7,10 @@
 namespace sluice::wire {
 
 Result<IcmpHeader, DropReason> IcmpHeader::parse(std::span<const std::byte> message) {
-    if (message.size() < kLength) return Unexpected{DropReason::IcmpTruncated};
-    if (!checksum_is_valid(message)) return Unexpected{DropReason::IcmpBadChecksum};
+    if (message.size() < kLength)
+        return Unexpected{DropReason::IcmpTruncated};
+    if (!checksum_is_valid(message))
+        return Unexpected{DropReason::IcmpBadChecksum};
     const std::byte* p = message.data();
     IcmpHeader h;
     h.type = std::to_integer<std::uint8_t>(p[0]);

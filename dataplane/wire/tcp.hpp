@@ -73,7 +73,8 @@ struct TcpHeader {
 
     bool has(std::uint8_t flag) const { return (flags & flag) != 0; }
 
-    // `segment` is the TCP header and payload (the IP payload); the addresses feed the pseudo-header.
+    // `segment` is the TCP header and payload (the IP payload); the addresses feed the
+    // pseudo-header.
     static Result<TcpHeader, DropReason> parse(std::span<const std::byte> segment,
                                                Ipv4Address source, Ipv4Address destination,
                                                TransportChecksum checksum);

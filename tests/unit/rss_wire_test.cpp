@@ -103,7 +103,8 @@ Outcome run_fleets(bool rss_aware) {
 
     std::vector<std::unique_ptr<services::ClientFleet>> fleets;
     for (auto& w : workers) {
-        fleets.push_back(std::make_unique<services::ClientFleet>(100, std::uint64_t{100}, kConnectionsPerWorker, 32));
+        fleets.push_back(std::make_unique<services::ClientFleet>(100, std::uint64_t{100},
+                                                                 kConnectionsPerWorker, 32));
         EXPECT_TRUE(fleets.back()->start(w->tcp(), kPeerIp, kEchoPort).ok());
     }
 
