@@ -41,6 +41,9 @@ EXPECTED = [
     "segment_build/1448B/software_checksum",
     "segment_build/1448B/tx_checksum_offload",
     "segment_build/64B/software_checksum",
+    "sack_recovery/ack/160",
+    "sack_recovery/ack/640",
+    "sack_recovery/ack/1280",
     "checksum/tcp_software/payload:64",
     "checksum/dpdk_rte_ipv4_udptcp_cksum/payload:64",
     "checksum/tcp_software/payload:1460",
@@ -81,6 +84,7 @@ EXPECTED_COUNTERS = {
     "listener_lookup/": ["per_syn"],
     "segment_path/": ["per_segment", "per_ack", "acks_per_segment"],
     "segment_build/": ["per_segment"],
+    "sack_recovery/": ["per_ack", "in_flight"],
     "timer_wheel/schedule": ["per_timer"],
     "toeplitz/": ["per_hash"],
 }
