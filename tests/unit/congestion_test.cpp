@@ -366,25 +366,6 @@ TEST(NewRenoTest, ATimeoutLeavesOneSegmentAndHalvesTheFlightSize) {
     EXPECT_EQ(c.cwnd, 2 * kMss);
 }
 
-TEST(NewRenoTest, RecoveryEndsWithTheWindowAtSsthresh) {
-    for (const Algorithm a : {Algorithm::NewReno, Algorithm::Cubic}) {
-        Controller c;
-        c.start(a, kMss);
-        c.cwnd = 20 * kMss;
-        c.on_loss(20 * kMss, kMss, Nanos{0});
-        const std::uint32_t ssthresh = c.ssthresh;
-        c.start_prr(20 * kMss, kMss);
-        c.prr_on_ack(kMss, 19 * kMss, /*safe_ack=*/false, kMss);
-        ASSERT_NE(c.cwnd, ssthresh);
-        // RFC 9937 5: PRR has brought the flight to ssthresh; the window is ssthresh.
-        c.on_recovery_end();
-        EXPECT_EQ(c.cwnd, ssthresh);
-        EXPECT_EQ(c.ssthresh, ssthresh);
-        EXPECT_EQ(c.w_est, 0u) << "PRR's counters are gone, no CUBIC epoch open";
-        EXPECT_EQ(c.k_ms, 0u);
-    }
-}
-
 TEST(NewRenoTest, ByteCountingNeverWraps) {
     std::uint32_t cwnd = kUnlimited - 10;
     new_reno::on_ack(cwnd, kUnlimited, kMss);

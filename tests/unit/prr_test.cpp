@@ -28,15 +28,21 @@ std::uint32_t proportional_allowance(std::uint64_t delivered, std::uint64_t ssth
 
 // --- the controller's arithmetic ---
 
+// A controller of algorithm `a` whose window was `window`, all of it in flight, when a loss cut it.
+Controller cut_at(Algorithm a, std::uint32_t window) {
+    Controller c;
+    c.start(a, kMss);
+    c.cwnd = window;
+    c.on_loss(window, kMss, Nanos{0});
+    return c;
+}
+
 // A sender that follows the window PRR sets, a whole segment at a time: over the recovery
 // (everything outstanding at its start delivered once) it sends exactly ssthresh, never more than
 // the proportion allows at any ACK, and ends with ssthresh in flight.
 TEST(PrrArithmetic, AboveSsthreshSendsInProportionToWhatWasDelivered) {
     for (const Algorithm a : {Algorithm::NewReno, Algorithm::Cubic}) {
-        Controller c;
-        c.start(a, kMss);
-        c.cwnd = 20 * kMss;
-        c.on_loss(20 * kMss, kMss, Nanos{0});
+        Controller c = cut_at(a, 20 * kMss);
         const std::uint32_t ssthresh = c.ssthresh;
         EXPECT_EQ(ssthresh, a == Algorithm::NewReno ? 10 * kMss : 14 * kMss);
         const std::uint32_t recover_fs = 20 * kMss;
@@ -73,10 +79,7 @@ TEST(PrrArithmetic, AboveSsthreshSendsInProportionToWhatWasDelivered) {
 // delivered (PRR-CRB), plus one segment on an ACK that moved SND.UNA with no further loss
 // (PRR-SSRB), and never past ssthresh: no burst of ssthresh - pipe at once.
 TEST(PrrArithmetic, BelowSsthreshThePipeGrowsNoFasterThanTheAcksCome) {
-    Controller c;
-    c.start(Algorithm::NewReno, kMss);
-    c.cwnd = 20 * kMss;
-    c.on_loss(20 * kMss, kMss, Nanos{0});
+    Controller c = cut_at(Algorithm::NewReno, 20 * kMss);
     ASSERT_EQ(c.ssthresh, 10 * kMss);
     c.start_prr(20 * kMss, kMss);
     c.prr_sent(kMss);  // the fast retransmit
@@ -98,6 +101,23 @@ TEST(PrrArithmetic, BelowSsthreshThePipeGrowsNoFasterThanTheAcksCome) {
     c.prr_sent(kMss);
     c.prr_on_ack(100, 3 * kMss, /*safe_ack=*/false, kMss);
     EXPECT_EQ(c.cwnd, 4 * kMss);
+}
+
+// Whatever the algorithm, recovery ends with the window at ssthresh (RFC 9937 5: PRR has brought
+// the flight there), PRR's counters gone and no CUBIC epoch open.
+TEST(PrrArithmetic, RecoveryEndsWithTheWindowAtSsthresh) {
+    for (const Algorithm a : {Algorithm::NewReno, Algorithm::Cubic}) {
+        Controller c = cut_at(a, 20 * kMss);
+        const std::uint32_t ssthresh = c.ssthresh;
+        c.start_prr(20 * kMss, kMss);
+        c.prr_on_ack(kMss, 19 * kMss, /*safe_ack=*/false, kMss);
+        ASSERT_NE(c.cwnd, ssthresh);
+        c.on_recovery_end();
+        EXPECT_EQ(c.cwnd, ssthresh);
+        EXPECT_EQ(c.ssthresh, ssthresh);
+        EXPECT_EQ(c.w_est, 0u);
+        EXPECT_EQ(c.k_ms, 0u);
+    }
 }
 
 // The counters live in CUBIC's epoch fields while recovery lasts; afterwards the epoch is closed,
