@@ -1,5 +1,6 @@
 // Frames waiting for one tx queue. Callers push; the batch hands a full burst to the device at once
-// and the worker flushes what is left at the end of each loop (STYLE.md: batched tx drain).
+// and the worker flushes what is left at the end of each loop turn (docs/architecture.md, "The
+// worker loop").
 //
 // Frames the device will not take yet (its ring is full: a burst larger than the ring, or a peer
 // slow to drain it) wait in a backlog, in order, and go first at the next flush, as a qdisc

@@ -2,9 +2,10 @@
 // machine between them. NetStack hands it every TCP segment for our address; it answers through
 // NetStack::send_transport(). Applications reach it through api::Connection and listen()/connect().
 //
-// Input, output and deadlines are three calls (STYLE.md): receive(), output happens inside them and
-// in poll_timers(), and poll_timers() runs what the wheel says is due. After a burst of receive()
-// calls, send_burst_acks() sends the ACKs the burst's in-order data owes (burst_acks.hpp).
+// Input, output and deadlines are three calls (docs/architecture.md, "The worker loop"):
+// receive(), output happens inside them and in poll_timers(), and poll_timers() runs what the
+// wheel says is due. After a burst of receive() calls, send_burst_acks() sends the ACKs the
+// burst's in-order data owes (burst_acks.hpp).
 //
 // Not thread-safe: one per worker, used only on that worker.
 #pragma once
