@@ -299,11 +299,10 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
 void TcpStack::count_retransmission(Tcb& t) {
     counters_.tcp_retransmitted_segments += 1;
     t.total_retransmits += 1;
-    if (t.in_recovery) {
-        if (RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation)) {
-            e->unconfirmed += 1;
-            e->undo_at_end = false;
-        }
+    // A recovery's retransmission: one more that a D-SACK must show needless before an undo.
+    if (RecoveryUndo::Entry* e = t.in_recovery ? recovery_undo_.find(&t, t.generation) : nullptr) {
+        e->unconfirmed += 1;
+        e->undo_at_end = false;
     }
 }
 

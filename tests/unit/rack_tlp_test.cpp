@@ -35,6 +35,16 @@ class RackTlp : public LossRecovery {
         EXPECT_EQ(tx.see(take()).size(), std::min<std::uint32_t>(n / kMss, 10));
         return c;
     }
+    // A round trip after the first ten left, 0 is missing and 1 to 4 are SACKed: four SACKed
+    // above it make 0 lost (RFC 6675 IsLost), and recovery begins by resending it.
+    void lose_segment_0(api::Connection c) {
+        advance(kRtt);
+        ack(0, {{kMss, 5 * kMss}});
+        ASSERT_TRUE(info_of(c).in_recovery);
+        const auto sent = tx.see(take());
+        ASSERT_FALSE(sent.empty());
+        EXPECT_EQ(sent.front(), 0u) << "the fast retransmit";
+    }
     Transmissions tx{0};
 };
 
@@ -91,9 +101,7 @@ TEST_F(RackTlp, OnceThePathReordersDupThreshNoLongerDecides) {
 // reordering window by a quarter RTT; DupThresh stays where it was.
 TEST_F(RackTlp, ADSackWidensTheReorderingWindow) {
     auto c = start_sending(20 * kMss);
-    advance(kRtt);
-    ack(0, {{kMss, 5 * kMss}});  // four SACKed above 0: lost by IsLost, fast retransmit
-    ASSERT_TRUE(info_of(c).in_recovery);
+    lose_segment_0(c);
     ASSERT_EQ(counters_.tcp_fast_retransmits, 1u);
     const auto before = info_of(c).reorder_window;
     // 0 was only late: the peer got the original and then the retransmission, and says so.
@@ -215,10 +223,7 @@ TEST_F(RackTlp, RecoveryIsUndoneWhenEveryResentSegmentIsDSacked) {
     auto c = start_sending(20 * kMss);
     ASSERT_EQ(info_of(c).cwnd, 10 * kMss);
     const std::uint32_t slow_start = info_of(c).ssthresh;
-    advance(kRtt);
-    ack(0, {{kMss, 5 * kMss}});
-    ASSERT_TRUE(info_of(c).in_recovery);
-    EXPECT_EQ(tx.see(take()).front(), 0u) << "the fast retransmit";
+    lose_segment_0(c);
     ack(10 * kMss);
     tx.see(take());
     ASSERT_FALSE(info_of(c).in_recovery);
@@ -237,10 +242,7 @@ TEST_F(RackTlp, RecoveryIsUndoneWhenEveryResentSegmentIsDSacked) {
 // and one for data outside what the recovery covered counts for nothing.
 TEST_F(RackTlp, AnUndoWaitsForTheEndOfRecovery) {
     auto c = start_sending(20 * kMss);
-    advance(kRtt);
-    ack(0, {{kMss, 5 * kMss}});
-    ASSERT_TRUE(info_of(c).in_recovery);
-    tx.see(take());
+    lose_segment_0(c);
     ack(5 * kMss, {{0, kMss}});  // partial ACK with the D-SACK: recover is 10 segments
     ASSERT_TRUE(info_of(c).in_recovery);
     EXPECT_EQ(counters_.tcp_recoveries_undone, 0u);
@@ -256,10 +258,7 @@ TEST_F(RackTlp, AnUndoWaitsForTheEndOfRecovery) {
 // a timeout during recovery takes the chance of an undo away.
 TEST_F(RackTlp, ARecoveryThatRepairedALossIsNotUndone) {
     auto c = start_sending(40 * kMss);
-    advance(kRtt);
-    ack(0, {{kMss, 5 * kMss}});
-    ASSERT_TRUE(info_of(c).in_recovery);
-    tx.see(take());
+    lose_segment_0(c);
     ack(10 * kMss);
     tx.see(take());
     ASSERT_FALSE(info_of(c).in_recovery);
