@@ -33,7 +33,7 @@ bool exclusive(const rte_mbuf* m) {
 
 }  // namespace
 
-thread_local SendQueue::ChangeCount SendQueue::changes_;
+constinit thread_local SendQueue::ChangeCount SendQueue::changes_;
 
 void SendQueue::link(rte_mbuf* segment, bool fillable) {
     SendEntry& e = entry(segment);

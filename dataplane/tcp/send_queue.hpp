@@ -165,7 +165,9 @@ class SendQueue {
     static const ChangeCount& changes() { return changes_; }
 
   private:
-    static thread_local ChangeCount changes_;
+    // constinit: no dynamic initialisation, so other translation units read it directly rather
+    // than through a thread_local wrapper call.
+    static constinit thread_local ChangeCount changes_;
     void link(rte_mbuf* segment, bool fillable);
     // The mbuf holding stream offset `offset` and the offset of its first byte (moves the cursor
     // there unless told not to).
