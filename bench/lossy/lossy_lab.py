@@ -449,8 +449,8 @@ class TransferResult:
     def describe(self) -> str:
         """One paragraph for an assertion message or a failure line."""
         keys = ("tcp_segments_sent", "tcp_retransmitted_segments", "tcp_fast_retransmits",
-                "tcp_timeouts", "tcp_recoveries", "tcp_recoveries_undone", "tcp_partial_acks",
-                "tcp_sack_blocks_sent", "tcp_sack_blocks_received", "tcp_dsack_sent", "tcp_dsack_received",
+                "tcp_timeouts", "tcp_recoveries", "tcp_recoveries_undone", "tcp_spurious_timeouts",
+                "tcp_partial_acks", "tcp_sack_blocks_sent", "tcp_sack_blocks_received", "tcp_dsack_sent", "tcp_dsack_received",
                 "tcp_lost_retransmissions", "tcp_tail_loss_probes", "tcp_out_of_order_segments",
                 "tcp_resets_sent", "tcp_resets_received", "tcp_connect_failures",
                 "drop.total")

@@ -39,6 +39,7 @@ namespace sluice {
     X(tcp_timeouts)                   \
     X(tcp_recoveries)                 \
     X(tcp_recoveries_undone)          \
+    X(tcp_spurious_timeouts)          \
     X(tcp_partial_acks)               \
     X(tcp_limited_transmits)          \
     X(tcp_sack_blocks_received)       \

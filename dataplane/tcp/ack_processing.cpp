@@ -197,6 +197,7 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
 // SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
 bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered) {
     const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
+    const bool timeout_was_spurious = acks_original_transmission(t, th);
     // The FIN takes a sequence number but no byte of the queue.
     const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
     delivered = data_acked;
@@ -228,6 +229,10 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& 
     t.retries = 0;
     t.probe_sent = false;
     counters_.tcp_bytes_sent += data_acked;
+    if (timeout_was_spurious) {
+        if (const RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation))
+            undo_timeout(t, *e);
+    }
     if (t.rto_recovery && t.snd_una >= t.recover)
         t.rto_recovery = false;
     if (t.in_recovery) {

@@ -162,13 +162,17 @@ void TcpStack::spurious_retransmission(Tcb& t) {
 void TcpStack::retransmission_dsacked(Tcb& t, SeqNum left, SeqNum right) {
     spurious_retransmission(t);
     RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation);
-    if (e == nullptr || e->unconfirmed == 0 || left < e->begin || right > e->end)
+    if (e == nullptr || e->unconfirmed == 0 || left < e->resent_begin || right > e->resent_end)
         return;
     const auto length = static_cast<std::uint32_t>(right - left);
     const std::uint32_t segments = std::max<std::uint32_t>(1, (length + t.snd_mss - 1) / t.snd_mss);
     e->unconfirmed -= std::min(segments, e->unconfirmed);
     if (e->unconfirmed > 0)
         return;
+    if (e->timeout) {
+        undo_timeout(t, *e);
+        return;
+    }
     if (t.in_recovery) {
         e->undo_at_end = true;
         return;
@@ -182,14 +186,51 @@ void TcpStack::undo_recovery(Tcb& t, const RecoveryUndo::Entry& e) {
     recovery_undo_.forget(&t, t.generation);
 }
 
+void TcpStack::remember_before_timeout(Tcb& t) {
+    // Only D-SACKs (RFC 3708) or timestamps (RFC 3522) can show a timeout spurious.
+    if (!t.sack_ok && !t.ts_ok)
+        return;
+    RecoveryUndo::Entry& e = recovery_undo_.start(&t, t.generation);
+    e.prior_cwnd = t.cc.cwnd;
+    e.prior_ssthresh = t.cc.ssthresh;
+    e.timeout = true;
+    e.retransmit_ts = t.ts_ok ? ts_value(t) : 0;  // the retransmission leaves in this tick
+}
+
+// RFC 3522 2 (Eifel detection): after a timeout, the first ACK for new data echoes the TSval of
+// the segment that made it; a value older than our first retransmission's means the original
+// arrived, and the timeout was spurious (a delay spike, or ACKs lost, not data). RFC 7323 4.3
+// makes the peer echo the segment that filled a hole, so a lost original, repaired by the
+// retransmission, echoes the retransmission and is not mistaken for one.
+bool TcpStack::acks_original_transmission(const Tcb& t, const wire::TcpHeader& th) {
+    if (!t.rto_recovery || !t.ts_ok || !th.options.timestamps ||
+        th.options.timestamps->echo_reply == 0) {
+        return false;
+    }
+    const RecoveryUndo::Entry* e = recovery_undo_.find(&t, t.generation);
+    return e != nullptr && e->timeout &&
+           static_cast<std::int32_t>(th.options.timestamps->echo_reply - e->retransmit_ts) < 0;
+}
+
+// RFC 4015 3 (the Eifel response), as Linux undoes a loss state: cwnd and ssthresh as before the
+// timeout, go-back-N ends (SND.NXT to SND.MAX: what was sent before the timeout is taken to be on
+// its way or delivered, and new data goes next); a later loss is found the usual way.
+void TcpStack::undo_timeout(Tcb& t, const RecoveryUndo::Entry& e) {
+    t.cc.undo(e.prior_cwnd, e.prior_ssthresh);
+    counters_.tcp_spurious_timeouts += 1;
+    if (t.rto_recovery) {
+        t.rto_recovery = false;
+        t.snd_nxt = t.snd_max;
+    }
+    recovery_undo_.forget(&t, t.generation);
+}
+
 void TcpStack::enter_recovery(Tcb& t, std::uint32_t delivered) {
     // What undoing it would restore (RFC 3708), with SACK, whose D-SACKs can show it needless.
     if (t.sack_ok) {
         RecoveryUndo::Entry& e = recovery_undo_.start(&t, t.generation);
         e.prior_cwnd = t.cc.cwnd;
         e.prior_ssthresh = t.cc.ssthresh;
-        e.begin = t.snd_una;
-        e.end = t.snd_max;
     }
     // RFC 6582 3.2 step 2 and RFC 6675 5 step 4.
     t.in_recovery = true;
@@ -272,7 +313,7 @@ void TcpStack::retransmit_first(Tcb& t) {
         // Only our FIN is outstanding.
         if (t.fin_sent() && !t.fin_acked()) {
             send_segment(t, t.fin_seq, kFin | kAck, 0, 0);
-            count_retransmission(t);
+            count_retransmission(t, t.fin_seq, 1);
         }
         return;
     }
@@ -288,7 +329,7 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
     for (std::uint32_t done = 0; done < length;) {
         const std::uint32_t piece = std::min<std::uint32_t>(t.snd_mss, length - done);
         send_segment(t, t.snd_una + (offset + done), kAck, offset + done, piece);
-        count_retransmission(t);
+        count_retransmission(t, t.snd_una + (offset + done), piece);
         done += piece;
     }
     t.send_queue.note_sent(offset, length, now_us(), /*retransmission=*/true);
@@ -296,14 +337,26 @@ void TcpStack::retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t leng
         t.cc.prr_sent(length);
 }
 
-void TcpStack::count_retransmission(Tcb& t) {
+void TcpStack::count_retransmission(Tcb& t, SeqNum seq, std::uint32_t length) {
     counters_.tcp_retransmitted_segments += 1;
     t.total_retransmits += 1;
-    // A recovery's retransmission: one more that a D-SACK must show needless before an undo.
-    if (RecoveryUndo::Entry* e = t.in_recovery ? recovery_undo_.find(&t, t.generation) : nullptr) {
-        e->unconfirmed += 1;
-        e->undo_at_end = false;
+    // A recovery's (or a timeout's) retransmission: one more that a D-SACK must show needless
+    // before an undo, and the span a D-SACK must fall in to count.
+    RecoveryUndo::Entry* e =
+        t.in_recovery || t.rto_recovery ? recovery_undo_.find(&t, t.generation) : nullptr;
+    if (e == nullptr)
+        return;
+    e->unconfirmed += 1;
+    e->undo_at_end = false;
+    const SeqNum end = seq + length;
+    if (!e->resent) {
+        e->resent = true;
+        e->resent_begin = seq;
+        e->resent_end = end;
+        return;
     }
+    e->resent_begin = seq_min(e->resent_begin, seq);
+    e->resent_end = seq_max(e->resent_end, end);
 }
 
 // NewReno: every duplicate ACK is a segment that left the network (RFC 5681 3.2 step 4's window

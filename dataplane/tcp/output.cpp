@@ -76,7 +76,7 @@ void TcpStack::output(Tcb& t, bool probe) {
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
         const bool retransmission = t.snd_nxt < t.snd_max;
         if (retransmission)
-            count_retransmission(t);
+            count_retransmission(t, t.snd_nxt, length);
         send_segment(t, t.snd_nxt, flags, sent, length);
         // The scoreboard's clock: when each range last left (RACK, and the RTT without
         // timestamps).

@@ -1,6 +1,9 @@
-// Undoing a fast recovery whose retransmissions all turned out needless (RFC 3708; Linux's
-// "undo"): the window cut is taken back once the peer has D-SACKed every segment the recovery
-// resent, for then nothing was lost, the path only reordered.
+// Undoing a fast recovery or a retransmission timeout whose retransmissions all turned out
+// needless (RFC 3708; Linux's "undo"): the window cut is taken back once the peer has D-SACKed
+// every segment the recovery resent, for then nothing was lost, the path only reordered or
+// stalled. A timeout can also be shown spurious by the timestamp the peer echoes (RFC 3522, the
+// Eifel detection algorithm): an ACK that echoes a value older than our first retransmission
+// answers the original transmission, which therefore was not lost.
 //
 // Undo needs the window before the cut and a count of what was resent: more than the 248-byte TCB
 // has room for, and wanted only for a round trip or two after a recovery. So the worker keeps it,
@@ -25,13 +28,19 @@ class RecoveryUndo {
         std::uint32_t generation = 0;
         std::uint32_t prior_cwnd = 0;
         std::uint32_t prior_ssthresh = 0;
-        // The sequence space the recovery covered, [SND.UNA, SND.MAX) when it began: a D-SACK
-        // elsewhere reports something else.
-        SeqNum begin, end;
+        // The span of sequence space resent since (valid while `resent` is): a D-SACK outside
+        // it reports a duplicate the network made, or one from before, not one of ours.
+        SeqNum resent_begin, resent_end;
         // Segments resent and not yet D-SACKed.
         std::uint32_t unconfirmed = 0;
+        bool resent = false;
         // Every resent segment came back D-SACKed while recovery still ran: undo when it ends.
         bool undo_at_end = false;
+        // The entry is a retransmission timeout's, not a fast recovery's.
+        bool timeout = false;
+        // A timeout's: the TSval our first retransmission carried (RFC 3522 2,
+        // RetransmitTS), when the connection has timestamps.
+        std::uint32_t retransmit_ts = 0;
     };
 
     static constexpr std::size_t kSlots = 1024;

@@ -165,6 +165,12 @@ class TcpStack final : public TransportReceiver {
     // every segment a recovery resent has come back so, its window cut is undone (RFC 3708).
     void retransmission_dsacked(Tcb& t, SeqNum left, SeqNum right);
     void undo_recovery(Tcb& t, const RecoveryUndo::Entry& e);
+    // The first retransmission timeout of an episode: what undoing it would restore.
+    void remember_before_timeout(Tcb& t);
+    // RFC 3522: does this ACK answer an original transmission sent before the timeout?
+    bool acks_original_transmission(const Tcb& t, const wire::TcpHeader& th);
+    // RFC 4015's response to a spurious timeout: the window back, and new data next.
+    void undo_timeout(Tcb& t, const RecoveryUndo::Entry& e);
     void partial_ack(Tcb& t);
     void end_recovery(Tcb& t);
     // In recovery: resends lost ranges while the pipe has room; returns the pipe (RFC 6675 4).
@@ -173,7 +179,8 @@ class TcpStack final : public TransportReceiver {
     static std::uint32_t pipe_without_sack(const Tcb& t);
     void retransmit_first(Tcb& t);
     void retransmit_range(Tcb& t, std::uint32_t offset, std::uint32_t length);
-    void count_retransmission(Tcb& t);
+    // [seq, seq + length) went again (a SYN or FIN counts one).
+    void count_retransmission(Tcb& t, SeqNum seq, std::uint32_t length);
     SendQueue::Assessment assess_scoreboard(Tcb& t);
     // RACK's wait for the next segment to become overdue (RFC 8985 6.3), for the timer.
     std::uint32_t reorder_wait_us(Tcb& t);

@@ -152,7 +152,7 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
     t.rtt.back_off();
     t.rtt_timing = false;
     if (handshaking) {
-        count_retransmission(t);
+        count_retransmission(t, t.iss(), 1);
         send_syn(t);
     } else {
         // RFC 5681 3.1 (eq. 4) and its loss window of one segment, through the controller; go
@@ -161,15 +161,19 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
         // once for this episode already when recovery or an earlier timeout began: then only cwnd
         // goes back to one segment (as Linux's tcp_enter_loss() does), or each backed-off timeout
         // would cut ssthresh again.
-        if (t.in_recovery || t.rto_recovery) {
+        // The first timeout of an episode remembers the window it cuts, in case the ACK of the
+        // original or a D-SACK shows it spurious (RFC 3522, RFC 3708); later ones in a row keep
+        // that. A timeout during fast recovery ends it, and the recovery is not to be undone.
+        if (t.in_recovery) {
+            recovery_undo_.forget(&t, t.generation);
+            t.cc.end_prr();
+            t.cc.cwnd = t.snd_mss;
+        } else if (t.rto_recovery) {
             t.cc.cwnd = t.snd_mss;
         } else {
+            remember_before_timeout(t);
             t.cc.on_retransmit_timeout(t.bytes_in_flight(), t.snd_mss, clock_.now());
         }
-        if (t.in_recovery)
-            t.cc.end_prr();
-        // A timeout is no reordering: the recovery it ends is not to be undone.
-        recovery_undo_.forget(&t, t.generation);
         t.in_recovery = false;
         t.rto_recovery = true;
         t.recover = t.snd_max;
@@ -224,7 +228,7 @@ void TcpStack::on_probe_timeout(Tcb& t) {
             retransmit_range(t, data - length, length);
         } else if (t.fin_sent() && !t.fin_acked()) {
             send_segment(t, t.fin_seq, wire::tcp_flag::kFin | wire::tcp_flag::kAck, 0, 0);
-            count_retransmission(t);
+            count_retransmission(t, t.fin_seq, 1);
         }
     }
     t.una_advanced = false;
