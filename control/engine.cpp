@@ -119,6 +119,12 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         wc.tcp.congestion = options.congestion;
         wc.tcp.sack = options.sack;
         wc.tcp.max_out_of_order_segments = options.out_of_order_segments;
+        // The workers share one pool: by default each may fill half its share with segments
+        // held out of order, and the rest stays free for receiving.
+        wc.tcp.max_out_of_order_worker_segments =
+            options.out_of_order_worker_segments != 0
+                ? options.out_of_order_worker_segments
+                : std::max<std::uint32_t>(options.mbufs / (2 * options.workers), 1);
         wc.device_rss = engine->rss_ ? &*engine->rss_ : nullptr;
         auto worker = Worker::create(wc, engine->pool_, engine->clock_);
         if (!worker)

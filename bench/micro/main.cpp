@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
     register_segment_path_benchmarks();
     register_segment_build_benchmarks();
     register_sack_recovery_benchmarks();
+    register_receive_queue_benchmarks();
     register_checksum_benchmarks();
     register_timer_wheel_benchmarks();
     register_port_allocation_benchmarks();

@@ -8,6 +8,7 @@ void register_listener_lookup_benchmarks();  // listener_lookup_bench.cpp
 void register_segment_path_benchmarks();     // segment_path_bench.cpp
 void register_segment_build_benchmarks();    // segment_build_bench.cpp
 void register_sack_recovery_benchmarks();    // sack_recovery_bench.cpp
+void register_receive_queue_benchmarks();    // receive_queue_bench.cpp
 void register_checksum_benchmarks();         // checksum_bench.cpp
 void register_timer_wheel_benchmarks();      // timer_wheel_bench.cpp
 void register_port_allocation_benchmarks();  // port_allocation_bench.cpp

@@ -232,6 +232,14 @@ Refusal set_out_of_order_segments(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_out_of_order_worker_segments(EngineOptions& o, const std::string& value) {
+    const auto v = parse_int<std::uint32_t>(value, 0, 4194303);
+    if (!v)
+        return "expected segments from 0 (half the worker's share of the mbuf pool) to 4194303";
+    o.out_of_order_worker_segments = *v;
+    return std::nullopt;
+}
+
 // Within the RTO's own bounds: 200 ms (Linux's minimum) to 60 s (RFC 6298 2.5).
 Refusal set_initial_rto(EngineOptions& o, const std::string& value) {
     const auto v = parse_int<std::uint32_t>(value, 200, 60000);
@@ -419,6 +427,8 @@ constexpr std::array kSettings = {
     Setting{"--congestion", "tcp", "congestion", "", set_congestion},
     Setting{"--no-sack", "tcp", "sack", "no", set_sack},
     Setting{"--ooo-segments", "tcp", "out-of-order-segments", "", set_out_of_order_segments},
+    Setting{"--ooo-worker-segments", "tcp", "out-of-order-worker-segments", "",
+            set_out_of_order_worker_segments},
     Setting{"--ephemeral-ports", "tcp", "ephemeral-ports", "", set_ephemeral_ports},
     Setting{"--steering", "tcp", "steering", "", set_steering},
     Setting{"--serve", "services", "serve", "", add_service, clear_services},
@@ -565,6 +575,8 @@ TCP settings:
   --no-sack               neither offer nor accept selective acknowledgments (RFC 2018)
   --ooo-segments N        out-of-order segments held per connection (0-1048576; default 0: a
                           whole receive window's worth, receive buffer / 512)
+  --ooo-worker-segments N out-of-order segments held by all of a worker's connections together
+                          (0-4194303; default 0: half the worker's share of --mbufs)
   --ephemeral-ports LO-HI local ports for connections the engine opens (within 1024-65535, at
                           least 64 ports, default 49152-65535)
   --steering MODE         how segments find their worker: auto (RSS where the NIC can), rss or

@@ -83,6 +83,8 @@ struct EngineOptions {
     tcp::congestion::Algorithm congestion = tcp::congestion::kDefaultAlgorithm;
     bool sack = true;                         // RFC 2018
     std::uint32_t out_of_order_segments = 0;  // per connection; 0: a whole receive window
+    // All of a worker's connections together; 0: half the worker's share of the mbuf pool.
+    std::uint32_t out_of_order_worker_segments = 0;
     PortRange ephemeral_ports{49152, 65535};  // RFC 6335 6
     Steering steering = Steering::Auto;
 };

@@ -16,8 +16,13 @@ struct TcpConfig {
     // Segments held out of order per connection; more are dropped and counted. 0: as many as a
     // whole receive window of full-sized segments could bring, with room for smaller ones
     // (receive_buffer / 512), so that nothing inside the offered window is dropped for want of
-    // room. The worker's mbuf pool bounds all connections together (TcpStack counts them).
+    // room.
     std::uint32_t max_out_of_order_segments = 0;
+    // Segments held out of order by all of a worker's connections together: past it, a segment
+    // that would be held is dropped and counted, so that a few connections (or an attacker
+    // opening holes on purpose) cannot take the mbufs the worker needs to receive anything.
+    // 0: half the mbuf pool the worker draws from (the engine passes half its share of the pool).
+    std::uint32_t max_out_of_order_worker_segments = 0;
     congestion::Algorithm congestion = congestion::kDefaultAlgorithm;  // per connection
     bool sack = true;                                   // offer and accept SACK (RFC 2018)
     Nanos msl = std::chrono::seconds(30);               // TIME-WAIT lasts 2 * msl (RFC 9293 3.4.2)

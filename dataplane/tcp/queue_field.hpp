@@ -1,8 +1,8 @@
 // The bookkeeping the connection queues keep inside each mbuf, in one dynamic mbuf field
 // (rte_mbuf_dyn.h) that both share: an mbuf is in at most one queue at a time. The send queue
 // keeps its links, payload bounds and scoreboard marks there (send_queue.cpp); the receive queue
-// keeps the out-of-order list's last mbuf and length in the list's first mbuf (receive_queue.cpp),
-// so that neither needs a byte of the TCB for them.
+// keeps the links of its out-of-order search tree there, and the tree's size in its root
+// (receive_queue.cpp), so that neither needs a byte of the TCB for them.
 #pragma once
 
 #include <cstdint>
@@ -24,14 +24,17 @@ struct SendEntry {
     std::uint8_t marks;     // SendQueue's scoreboard bits
 };
 
-struct HeldListEntry {
-    rte_mbuf* last;       // the list's last mbuf
-    std::uint32_t count;  // mbufs in the list
+// A segment held out of order: a node of the receive queue's treap (receive_queue.cpp), keyed by
+// its sequence number. `count` is meaningful in the root only: the segments held.
+struct HeldNode {
+    rte_mbuf* left;
+    rte_mbuf* right;
+    std::uint32_t count;
 };
 
 union QueueField {
     SendEntry send;
-    HeldListEntry held;
+    HeldNode held;
 };
 
 // Once per process, before any queue is used (TcpStack::create calls it). Idempotent.

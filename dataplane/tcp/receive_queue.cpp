@@ -27,7 +27,131 @@ void trim_back(rte_mbuf* m, std::uint32_t n) {
     m->pkt_len = m->data_len;
 }
 
+// The out-of-order segments' search tree: a treap (Seidel and Aragon), a binary search tree by
+// sequence number that is also a heap by a priority drawn at random for each node. Its expected
+// depth is O(log n) whatever order the keys come in, so that a sender (or an attacker) choosing
+// which holes to fill cannot make placement linear, as it is in a sorted list. The priority is a
+// hash of the mbuf's address, so it costs no field; an attacker does not choose addresses.
+// Linux keeps the same queue in a red-black tree, which needs a parent link and a colour per
+// node; a treap needs the two child links alone, and split and merge make insertion and removal
+// a few lines each.
+HeldNode& node(rte_mbuf* m) {
+    return queue_field(m).held;
+}
+SeqNum start_of(const rte_mbuf* m) {
+    return SeqNum(m->hash.usr);
+}
+
+std::uint64_t priority(const rte_mbuf* m) {
+    // The finaliser of MurmurHash3: every address bit moves every priority bit.
+    auto x = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m));
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+// Cuts `tree` into the nodes that start before `key` and the rest. Iterative: one walk down.
+void split(rte_mbuf* tree, SeqNum key, rte_mbuf*& before, rte_mbuf*& rest) {
+    rte_mbuf** before_hook = &before;
+    rte_mbuf** rest_hook = &rest;
+    while (tree != nullptr) {
+        if (start_of(tree) < key) {
+            *before_hook = tree;
+            before_hook = &node(tree).right;
+            tree = node(tree).right;
+        } else {
+            *rest_hook = tree;
+            rest_hook = &node(tree).left;
+            tree = node(tree).left;
+        }
+    }
+    *before_hook = nullptr;
+    *rest_hook = nullptr;
+}
+
+// Joins two trees, every node of `low` starting before every node of `high`.
+rte_mbuf* merge(rte_mbuf* low, rte_mbuf* high) {
+    rte_mbuf* root = nullptr;
+    rte_mbuf** hook = &root;
+    while (low != nullptr && high != nullptr) {
+        if (priority(low) > priority(high)) {
+            *hook = low;
+            hook = &node(low).right;
+            low = node(low).right;
+        } else {
+            *hook = high;
+            hook = &node(high).left;
+            high = node(high).left;
+        }
+    }
+    *hook = low != nullptr ? low : high;
+    return root;
+}
+
+rte_mbuf* tree_insert(rte_mbuf* tree, rte_mbuf* m) {
+    node(m).left = node(m).right = nullptr;
+    rte_mbuf* before = nullptr;
+    rte_mbuf* rest = nullptr;
+    split(tree, start_of(m), before, rest);
+    return merge(merge(before, m), rest);
+}
+
+// Takes `m`, which is in `tree`, out of it.
+rte_mbuf* tree_erase(rte_mbuf* tree, rte_mbuf* m) {
+    rte_mbuf* before = nullptr;
+    rte_mbuf* rest = nullptr;
+    split(tree, start_of(m), before, rest);
+    // Sequence numbers held are distinct: `m` is the first of the rest, at the end of its left
+    // spine, and has no left child.
+    rte_mbuf** hook = &rest;
+    while (*hook != m)
+        hook = &node(*hook).left;
+    *hook = node(m).right;
+    return merge(before, rest);
+}
+
+rte_mbuf* first_of(rte_mbuf* tree) {
+    if (tree != nullptr) {
+        while (node(tree).left != nullptr)
+            tree = node(tree).left;
+    }
+    return tree;
+}
+
+rte_mbuf* last_of(rte_mbuf* tree) {
+    if (tree != nullptr) {
+        while (node(tree).right != nullptr)
+            tree = node(tree).right;
+    }
+    return tree;
+}
+
+// The held segment that starts last at or before `seq`, if any.
+rte_mbuf* floor_of(rte_mbuf* tree, SeqNum seq) {
+    rte_mbuf* best = nullptr;
+    while (tree != nullptr) {
+        if (start_of(tree) <= seq) {
+            best = tree;
+            tree = node(tree).right;
+        } else {
+            tree = node(tree).left;
+        }
+    }
+    return best;
+}
+
+std::uint32_t depth_of(rte_mbuf* tree) {
+    if (tree == nullptr)
+        return 0;
+    return 1 + std::max(depth_of(node(tree).left), depth_of(node(tree).right));
+}
+
 }  // namespace
+
+constinit thread_local std::int64_t ReceiveQueue::held_on_this_thread_ = 0;
 
 void ReceiveQueue::append_in_order(rte_mbuf* m) {
     m->next = nullptr;
@@ -70,45 +194,41 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         return out;
     }
 
-    // Out of order: place it in the sorted list, cut to the gaps between what is held. The bound is
-    // checked first, so a refused segment never costs data already held.
-    HeldListEntry list = held_list();
-    if (list.count >= max_ooo) {
+    // Out of order: place it among what is held, cut to the gaps between. The bound is checked
+    // first, so a refused segment never costs data already held.
+    const std::uint32_t count = held_count();
+    if (count >= max_ooo) {
         free_one(segment);
         out.dropped = true;
         return out;
     }
-    // Beyond everything held, the usual case while a sender fills the window past a hole: O(1).
-    if (list.last != nullptr && seq_of(list.last) + list.last->data_len <= seq) {
-        if (fin_follows(list.last)) {  // nothing comes after a FIN
+    // Beyond everything held, the usual case while a sender fills the window past a hole.
+    if (rte_mbuf* last = last_of(ooo_root_);
+        last != nullptr && seq_of(last) + last->data_len <= seq) {
+        if (fin_follows(last)) {  // nothing comes after a FIN
             free_one(segment);
             out.dropped = true;
             return out;
         }
-        list.last->next = segment;
+        last->next = segment;
+        ooo_root_ = tree_insert(ooo_root_, segment);
         ooo_bytes_ += segment->data_len;
-        set_held_list({segment, list.count + 1});
+        store_held_count(count, count + 1);
         out.held = true;
         return out;
     }
-    // Elsewhere: a walk from the first held segment, as long as the hole is far from RCV.NXT (a
-    // retransmission usually fills the first hole, near the front).
-    rte_mbuf** link = &ooo_head_;
-    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= seq &&
-           !(fin_follows(*link) && seq_of(*link) + (*link)->data_len == seq &&
-             segment->data_len == 0)) {
-        link = &(*link)->next;
-    }
-    // `*link` is the first held segment that ends after `seq` begins (or the FIN held there).
-    if (*link != nullptr && seq_of(*link) <= seq) {
-        // Overlaps its front with a held one: the first bytes received are kept (and nothing
-        // after a held FIN exists to keep).
-        const SeqNum held_end = seq_of(*link) + (*link)->data_len;
+    // Elsewhere: `prev`, the held segment that starts last at or before it, is the one it goes
+    // after (none: it goes first), unless the two overlap.
+    rte_mbuf* prev = floor_of(ooo_root_, seq);
+    if (prev != nullptr && seq_of(prev) + prev->data_len > seq) {
+        // Overlaps the end of a held one: the first bytes received are kept (and nothing after
+        // a held FIN exists to keep).
+        const SeqNum held_end = seq_of(prev) + prev->data_len;
         const auto covered = static_cast<std::uint32_t>(held_end - seq);
-        if (covered >= segment->data_len || fin_follows(*link)) {
+        if (covered >= segment->data_len || fin_follows(prev)) {
             const bool whole = covered >= segment->data_len;
             if (fin && whole && held_end == seq + segment->data_len)
-                set_fin_follows(*link, true);
+                set_fin_follows(prev, true);
             free_one(segment);
             out.dropped = true;
             out.duplicate = whole && segment->data_len > 0;
@@ -116,18 +236,20 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
         }
         trim_front(segment, covered);
         seq = held_end;
-        link = &(*link)->next;
     }
     // Drop held segments the new one covers entirely; cut its tail at the next held one. A held
     // FIN inside the new segment's range ends it there.
+    std::uint32_t held = count;
+    rte_mbuf* next = prev != nullptr ? prev->next : first_of(ooo_root_);
     SeqNum end = seq + segment->data_len;
-    while (*link != nullptr && seq_of(*link) + (*link)->data_len <= end) {
-        rte_mbuf* covered = *link;
+    while (next != nullptr && seq_of(next) + next->data_len <= end) {
+        rte_mbuf* covered = next;
         const bool covered_fin = fin_follows(covered);
         const SeqNum covered_end = seq_of(covered) + covered->data_len;
-        *link = covered->next;
+        next = covered->next;
+        ooo_root_ = tree_erase(ooo_root_, covered);
         ooo_bytes_ -= covered->data_len;
-        list.count -= 1;
+        held -= 1;
         free_one(covered);
         if (covered_fin) {
             trim_back(segment, static_cast<std::uint32_t>(end - covered_end));
@@ -136,38 +258,44 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
             break;
         }
     }
-    if (*link != nullptr && seq_of(*link) < end) {
-        trim_back(segment, static_cast<std::uint32_t>(end - seq_of(*link)));
+    if (next != nullptr && seq_of(next) < end) {
+        trim_back(segment, static_cast<std::uint32_t>(end - seq_of(next)));
         set_fin_follows(segment, false);  // data the peer sent again lies beyond: no FIN here
     }
-    segment->next = *link;
-    *link = segment;
+    segment->next = next;
+    if (prev != nullptr)
+        prev->next = segment;
+    ooo_root_ = tree_insert(ooo_root_, segment);
     ooo_bytes_ += segment->data_len;
-    if (segment->next == nullptr)
-        list.last = segment;
-    set_held_list({list.last, list.count + 1});
+    store_held_count(count, held + 1);
     out.held = true;
     return out;
 }
 
-HeldListEntry ReceiveQueue::held_list() const {
-    if (ooo_head_ == nullptr)
-        return {nullptr, 0};
-    return queue_field(ooo_head_).held;
+std::uint32_t ReceiveQueue::held_count() const {
+    return ooo_root_ != nullptr ? node(ooo_root_).count : 0;
 }
 
-void ReceiveQueue::set_held_list(HeldListEntry e) {
-    if (ooo_head_ != nullptr)
-        queue_field(ooo_head_).held = e;
+void ReceiveQueue::store_held_count(std::uint32_t before, std::uint32_t after) {
+    if (ooo_root_ != nullptr)
+        node(ooo_root_).count = after;
+    held_on_this_thread_ += std::int64_t{after} - std::int64_t{before};
 }
 
 SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
-    HeldListEntry list = held_list();
-    while (ooo_head_ != nullptr && seq_of(ooo_head_) <= rcv_nxt) {
-        list.count -= 1;
-        rte_mbuf* m = ooo_head_;
-        ooo_head_ = m->next;
+    if (ooo_root_ == nullptr)
+        return rcv_nxt;
+    const std::uint32_t count = held_count();
+    std::uint32_t held = count;
+    for (rte_mbuf* m = first_of(ooo_root_); m != nullptr && seq_of(m) <= rcv_nxt;) {
+        // The first held segment: the end of the tree's left spine, with no left child.
+        rte_mbuf** hook = &ooo_root_;
+        while (*hook != m)
+            hook = &node(*hook).left;
+        *hook = node(m).right;
+        held -= 1;
         ooo_bytes_ -= m->data_len;
+        rte_mbuf* const following = m->next;
         const SeqNum end = seq_of(m) + m->data_len;
         const bool fin = fin_follows(m);
         if (end <= rcv_nxt) {
@@ -176,6 +304,7 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
                 fin_reached = true;
                 break;
             }
+            m = following;
             continue;
         }
         trim_front(m, static_cast<std::uint32_t>(rcv_nxt - seq_of(m)));
@@ -185,18 +314,25 @@ SeqNum ReceiveQueue::drain_held(SeqNum rcv_nxt, bool& fin_reached) {
             fin_reached = true;
             break;
         }
+        m = following;
     }
     if (fin_reached) {
         // Nothing follows a FIN: whatever else was held was never sent as such.
-        while (ooo_head_ != nullptr) {
-            rte_mbuf* next = ooo_head_->next;
-            ooo_bytes_ -= ooo_head_->data_len;
-            free_one(ooo_head_);
-            ooo_head_ = next;
-        }
+        free_held();
+        held = 0;
     }
-    set_held_list(list);  // the new first mbuf, if any, carries it now
+    store_held_count(count, held);
     return rcv_nxt;
+}
+
+void ReceiveQueue::free_held() {
+    for (rte_mbuf* m = first_of(ooo_root_); m != nullptr;) {
+        rte_mbuf* next = m->next;
+        ooo_bytes_ -= m->data_len;
+        free_one(m);
+        m = next;
+    }
+    ooo_root_ = nullptr;
 }
 
 std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) const {
@@ -218,7 +354,7 @@ std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) c
             highest[seen++ % room] = *run;
         run.reset();
     };
-    for (const rte_mbuf* m = ooo_head_; m != nullptr; m = m->next) {
+    for (const rte_mbuf* m = first_of(ooo_root_); m != nullptr; m = m->next) {
         if (m->data_len == 0)
             continue;  // a FIN alone is not data to SACK
         const SeqNum start = seq_of(m);
@@ -245,7 +381,7 @@ std::size_t ReceiveQueue::sack_blocks(std::span<SackRange> out, SeqNum recent) c
 }
 
 std::uint32_t ReceiveQueue::out_of_order_segments() const {
-    return held_list().count;
+    return held_count();
 }
 
 rte_mbuf* ReceiveQueue::pop() {
@@ -297,23 +433,30 @@ std::uint32_t ReceiveQueue::peek(std::span<std::byte> out) const {
 }
 
 bool ReceiveQueue::first_held(SeqNum& start, SeqNum& end) const {
-    if (ooo_head_ == nullptr)
+    const rte_mbuf* first = first_of(ooo_root_);
+    if (first == nullptr)
         return false;
-    start = seq_of(ooo_head_);
-    end = start + ooo_head_->data_len;
+    start = seq_of(first);
+    end = start + first->data_len;
     return true;
 }
 
+std::uint32_t ReceiveQueue::out_of_order_depth() const {
+    return depth_of(ooo_root_);  // recursive, as deep as the tree: for tests only
+}
+
 void ReceiveQueue::clear() {
-    for (rte_mbuf** list : {&head_, &ooo_head_}) {
-        while (*list != nullptr) {
-            rte_mbuf* next = (*list)->next;
-            free_one(*list);
-            *list = next;
-        }
+    while (head_ != nullptr) {
+        rte_mbuf* next = head_->next;
+        free_one(head_);
+        head_ = next;
     }
     tail_ = nullptr;
-    in_order_bytes_ = ooo_bytes_ = 0;
+    in_order_bytes_ = 0;
+    const std::uint32_t count = held_count();
+    free_held();
+    store_held_count(count, 0);
+    ooo_bytes_ = 0;
 }
 
 }  // namespace sluice::tcp

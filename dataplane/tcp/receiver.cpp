@@ -57,6 +57,18 @@ void TcpStack::fill_sack_blocks(const Tcb& t, wire::TcpOptions& o, std::uint32_t
 // that came before the data in front of it (RFC 9293 3.10.7.4 eighth step: "do not process the
 // FIN if the state is ... and the segment is not in sequence"). Returns whether the peer's FIN is
 // now in order, for the eighth step.
+// How many segments `t` may hold out of order now: its own bound, and no more than the worker's
+// bound on all its connections together leaves room for (ReceiveQueue counts them per thread).
+std::uint32_t TcpStack::out_of_order_limit(const Tcb& t) const {
+    const std::uint32_t held = t.receive_queue.out_of_order_segments();
+    const std::int64_t worker_room =
+        std::int64_t{max_out_of_order_worker_} - ReceiveQueue::held_on_this_thread();
+    if (worker_room <= 0)
+        return std::min(held, max_out_of_order_);
+    return static_cast<std::uint32_t>(
+        std::min<std::int64_t>(max_out_of_order_, std::int64_t{held} + worker_room));
+}
+
 bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload) {
     bool fin = th.has(kFin);
     if (payload->data_len == 0 && !fin)
@@ -84,8 +96,8 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
         if (!fin || th.seq <= t.rcv_nxt)
             return fin && th.seq == t.rcv_nxt;
         // A FIN alone, ahead of data still missing: held, and the gap reported at once.
-        const auto held = t.receive_queue.insert(payload, th.seq, t.rcv_nxt, max_out_of_order_,
-                                                 /*fin=*/true);
+        const auto held =
+            t.receive_queue.insert(payload, th.seq, t.rcv_nxt, out_of_order_limit(t), /*fin=*/true);
         payload = nullptr;
         if (held.held)
             counters_.tcp_fin_held_out_of_order += 1;
@@ -95,7 +107,9 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     }
     const SeqNum before = t.rcv_nxt;
     const std::uint32_t length = payload->data_len;
-    const auto outcome = t.receive_queue.insert(payload, th.seq, t.rcv_nxt, max_out_of_order_, fin);
+    const std::uint32_t limit = out_of_order_limit(t);
+    const bool worker_bound = limit < max_out_of_order_;
+    const auto outcome = t.receive_queue.insert(payload, th.seq, t.rcv_nxt, limit, fin);
     payload = nullptr;  // the queue owns it now
     t.rcv_nxt = outcome.rcv_nxt;
     if (outcome.held) {
@@ -103,8 +117,10 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
         if (fin)
             counters_.tcp_fin_held_out_of_order += 1;
     }
-    if (outcome.dropped && !outcome.duplicate && th.seq > before)
-        counters_.drop(DropReason::TcpOutOfOrderFull);
+    if (outcome.dropped && !outcome.duplicate && th.seq > before) {
+        counters_.drop(worker_bound ? DropReason::TcpOutOfOrderWorkerFull
+                                    : DropReason::TcpOutOfOrderFull);
+    }
     if (outcome.duplicate)
         note_duplicate(t, th.seq, th.seq + length);  // RFC 2883: reported as a D-SACK
 

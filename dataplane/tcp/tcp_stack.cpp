@@ -54,6 +54,9 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
     max_out_of_order_ = config.max_out_of_order_segments != 0
                             ? config.max_out_of_order_segments
                             : std::max<std::uint32_t>(config.receive_buffer / 512, 64);
+    max_out_of_order_worker_ = config.max_out_of_order_worker_segments != 0
+                                   ? config.max_out_of_order_worker_segments
+                                   : std::max<std::uint32_t>(pool->size / 2, 1);
 }
 
 TcpStack::~TcpStack() {

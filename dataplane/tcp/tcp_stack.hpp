@@ -199,6 +199,7 @@ class TcpStack final : public TransportReceiver {
 
     // receiver.cpp: the receiver's half: text, FIN, and the SACK blocks we send
     bool process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payload);
+    std::uint32_t out_of_order_limit(const Tcb& t) const;
     void process_fin(Tcb& t);
     void note_out_of_order(const Tcb& t, SeqNum seq);
     void note_duplicate(const Tcb& t, SeqNum left, SeqNum right);
@@ -260,6 +261,8 @@ class TcpStack final : public TransportReceiver {
     std::array<std::uint32_t, kTcpStateCount> by_state_{};
     // Out-of-order segments a connection may hold (TcpConfig::max_out_of_order_segments, resolved).
     std::uint32_t max_out_of_order_ = 0;
+    // Out-of-order segments all this worker's connections may hold together (resolved).
+    std::uint32_t max_out_of_order_worker_ = 0;
     // The segment that last arrived out of order, for the first SACK block (RFC 2018 4), and a
     // duplicate to report as a D-SACK (RFC 2883): both go out with the ACK the same segment
     // makes us send at once, so one per worker is enough, and no TCB carries them.

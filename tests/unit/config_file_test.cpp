@@ -106,6 +106,7 @@ initial-rto = 300
 congestion = newreno
 sack = no
 out-of-order-segments = 300
+out-of-order-worker-segments = 5000
 ephemeral-ports = 20000-20063
 steering = software
 
@@ -154,6 +155,7 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->congestion, tcp::congestion::Algorithm::NewReno);
     EXPECT_FALSE(r->sack);
     EXPECT_EQ(r->out_of_order_segments, 300u);
+    EXPECT_EQ(r->out_of_order_worker_segments, 5000u);
     EXPECT_EQ(r->ephemeral_ports.low, 20000);
     EXPECT_EQ(r->ephemeral_ports.high, 20063);
     EXPECT_EQ(r->steering, Steering::Software);

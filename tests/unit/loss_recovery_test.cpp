@@ -779,5 +779,51 @@ TEST_F(LossRecovery, TheOutOfOrderQueueHoldsAWholeWindowOfFullSizedSegments) {
     (void)c;
 }
 
+// The worker's bound on what all its connections hold out of order together (TcpConfig::
+// max_out_of_order_worker_segments): with room for four, a connection holding three leaves the
+// other one; the next is dropped and counted as the worker's bound, not the connection's; once
+// the first connection's gap fills and its segments go to the application, there is room again.
+TEST_F(LossRecovery, TheWorkerBoundsSegmentsHeldOutOfOrderByAllItsConnections) {
+    config_.max_out_of_order_worker_segments = 4;
+    start(config_);
+    const std::uint16_t port_a = peer_port;
+    const std::uint16_t port_b = peer_port + 1;
+    auto a = establish_passive(syn_options(kMss, true));
+    // peer_segment() sends from peer_seq and acknowledges our_seq: each connection its own.
+    const std::uint32_t our_a = our_seq;
+    const std::uint32_t peer_a = peer_seq;
+    peer_port = port_b;
+    auto b = establish_passive(syn_options(kMss, true));
+    const std::uint32_t our_b = our_seq;
+    const std::uint32_t peer_b = peer_seq;
+    const auto to = [&](std::uint16_t port, std::uint32_t our) {
+        peer_port = port;
+        our_seq = our;
+        peer_seq = port == port_a ? peer_a : peer_b;
+    };
+    to(port_a, our_a);
+    for (std::uint32_t i = 1; i <= 3; ++i)
+        peer_segment(i * kMss, kMss);
+    to(port_b, our_b);
+    peer_segment(2 * kMss, kMss);
+    EXPECT_EQ(counters_.tcp_out_of_order_segments, 4u);
+    peer_segment(4 * kMss, kMss);
+    take();
+    EXPECT_EQ(counters_.dropped(DropReason::TcpOutOfOrderWorkerFull), 1u);
+    EXPECT_EQ(counters_.dropped(DropReason::TcpOutOfOrderFull), 0u);
+    EXPECT_EQ(counters_.tcp_out_of_order_segments, 4u);
+
+    to(port_a, our_a);
+    peer_segment(0, kMss);  // a's gap fills: its four go to the application in order
+    to(port_b, our_b);
+    peer_segment(4 * kMss, kMss);
+    take();
+    EXPECT_EQ(counters_.tcp_out_of_order_segments, 5u);
+    EXPECT_EQ(counters_.dropped(DropReason::TcpOutOfOrderWorkerFull), 1u);
+    EXPECT_EQ(handler_.received.size(), 4 * kMss) << "a's four, in order";
+    (void)a;
+    (void)b;
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -66,6 +66,7 @@ TEST(Options, NewFlagsHaveTheirDefaults) {
     EXPECT_EQ(r->send_buffer, 262144u);
     EXPECT_EQ(r->receive_buffer, 262144u);
     EXPECT_EQ(r->initial_rto.count(), 1000);
+    EXPECT_EQ(r->out_of_order_worker_segments, 0u);
 }
 
 TEST(Options, NewFlags) {
@@ -86,8 +87,9 @@ TEST(Options, NewFlags) {
     EXPECT_EQ(r->local_addresses[1], wire::Ipv4Address::from_octets(192, 0, 2, 1));
 
     r = parse_options({"--addr", "10.0.0.2/24", "--steering", "software", "--initial-rto", "200",
-                       "--ephemeral-ports", "65472-65535"});
+                       "--ephemeral-ports", "65472-65535", "--ooo-worker-segments", "4194303"});
     ASSERT_TRUE(r.has_value()) << r.error();
+    EXPECT_EQ(r->out_of_order_worker_segments, 4194303u);
     EXPECT_EQ(r->steering, Steering::Software);
     EXPECT_EQ(r->initial_rto.count(), 200);
     EXPECT_EQ(r->ephemeral_ports.size(), 64u);
@@ -119,6 +121,9 @@ TEST(Options, NewFlagsRefuseBadValuesByName) {
               "--initial-rto '199': expected milliseconds from 200 to 60000");
     EXPECT_EQ(e("--initial-rto", "60001"),
               "--initial-rto '60001': expected milliseconds from 200 to 60000");
+    EXPECT_EQ(e("--ooo-worker-segments", "4194304"),
+              "--ooo-worker-segments '4194304': expected segments from 0 (half the worker's share "
+              "of the mbuf pool) to 4194303");
     EXPECT_EQ(e("--local-addr", "10.0.0"),
               "--local-addr '10.0.0': expected an IPv4 address, e.g. 10.0.0.3");
     EXPECT_EQ(e("--local-addr", "224.0.0.1"),
