@@ -40,6 +40,8 @@ namespace sluice {
     X(tcp_recoveries)                 \
     X(tcp_recoveries_undone)          \
     X(tcp_spurious_timeouts)          \
+    X(tcp_paced_windows)              \
+    X(tcp_pacing_releases)            \
     X(tcp_partial_acks)               \
     X(tcp_limited_transmits)          \
     X(tcp_sack_blocks_received)       \

@@ -221,8 +221,10 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& 
     take_rtt_sample(t, th);
     t.send_queue.consume(data_acked);
     t.snd_una = th.ack;
-    if (t.snd_una == t.snd_max)
+    if (t.snd_una == t.snd_max) {
         t.rack_xmit_us = 0;  // nothing outstanding: RACK has nothing to judge until a SACK
+        t.idle_since_us = now_us();
+    }
     t.una_advanced = true;
     if (t.snd_nxt < t.snd_una)
         t.snd_nxt = t.snd_una;

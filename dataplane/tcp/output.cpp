@@ -23,6 +23,68 @@ std::uint32_t TcpStack::ts_value(const Tcb& t) const {
     return static_cast<std::uint32_t>(ms) + t.ts_offset;
 }
 
+// RFC 6928's initial window: what may leave at once when pacing begins, as from a new connection.
+constexpr std::uint32_t kPacingFirstSegments = 10;
+// Below this many wheel ticks per RTT, releasing a quantum per tick paces nothing.
+constexpr std::int64_t kPacingMinTicksPerRtt = 4;
+
+Pacer::Entry* TcpStack::pacing(Tcb& t, std::uint32_t flight) {
+    if (t.paced) {
+        Pacer::Entry* e = pacer_.find(&t, t.generation);
+        if (e != nullptr && !t.in_recovery && !t.rto_recovery && t.snd_nxt < e->until)
+            return e;
+        // A window went at the pace, or loss recovery took over, or another connection took
+        // the entry: the window goes as it will.
+        stop_pacing(t);
+        return nullptr;
+    }
+    // Idle: nothing in flight and, for longer than an RTO (RFC 5681 4.1's test), nothing sent.
+    if (flight != 0 || t.snd_nxt != t.snd_max || t.idle_since_us == 0 || t.in_recovery ||
+        t.rto_recovery || !t.rtt.has_sample() ||
+        t.unsent() <= kPacingFirstSegments * std::uint32_t{t.snd_mss}) {
+        return nullptr;
+    }
+    const Nanos rto = t.rtt.rto(rto_bounds_);
+    const auto idle =
+        std::chrono::microseconds(static_cast<std::uint32_t>(now_us() - t.idle_since_us));
+    const Nanos srtt = t.rtt.srtt();
+    if (idle < rto || srtt < kPacingMinTicksPerRtt * wheel_.tick())
+        return nullptr;
+    const std::uint64_t rate = t.cc.pacing_rate(srtt, /*after_idle=*/true);
+    if (rate == 0)
+        return nullptr;
+    Pacer::Entry& e = pacer_.start(&t, t.generation, wheel_);
+    e.timer.owner = flows_->slot_of(t);
+    e.until = t.snd_nxt + t.cc.cwnd;
+    const auto per_tick = static_cast<std::uint64_t>(
+        static_cast<double>(rate) * std::chrono::duration<double>(wheel_.tick()).count());
+    e.quantum = static_cast<std::uint32_t>(
+        std::clamp<std::uint64_t>(per_tick, 2 * std::uint64_t{t.snd_mss}, t.cc.cwnd));
+    e.budget = kPacingFirstSegments * t.snd_mss;
+    t.paced = true;
+    counters_.tcp_paced_windows += 1;
+    return &e;
+}
+
+void TcpStack::stop_pacing(Tcb& t) {
+    if (Pacer::Entry* e = pacer_.find(&t, t.generation))
+        pacer_.forget(*e, wheel_);
+    t.paced = false;
+}
+
+// A tick of a paced connection: the next quantum may go (unspent budget does not pile up past
+// one quantum more, so a stall in sending is not followed by a burst).
+void TcpStack::on_pacing_release(Pacer::Entry& e) {
+    Tcb* t = lookup(e.timer.owner, e.generation);
+    if (t == nullptr || t != e.tcb || !t->paced) {
+        pacer_.forget(e, wheel_);
+        return;
+    }
+    counters_.tcp_pacing_releases += 1;
+    e.budget = std::min(e.budget + e.quantum, 2 * e.quantum);
+    output(*t);
+}
+
 void TcpStack::output(Tcb& t, bool probe) {
     if (!may_send_data(t.state))
         return;
@@ -35,6 +97,10 @@ void TcpStack::output(Tcb& t, bool probe) {
     const std::uint32_t allowance =
         !t.in_recovery && !t.rto_recovery ? std::min<std::uint32_t>(t.dupacks, 2) * t.snd_mss : 0;
     const std::uint32_t cwnd = t.cc.cwnd + allowance;
+    // Pacing (pacer.hpp): new data goes no faster than the entry's budget; the wheel refills it.
+    Pacer::Entry* const pace = !probe && (t.paced || flight == 0) ? pacing(t, flight) : nullptr;
+    std::uint32_t pace_budget = pace != nullptr ? pace->budget : UINT32_MAX;
+    bool held_by_pace = false;
     for (;;) {
         const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
         const std::uint32_t queued = t.send_queue.size();
@@ -73,6 +139,11 @@ void TcpStack::output(Tcb& t, bool probe) {
         // a segment made shorter only here. A smaller one is all there is to send: never split.
         const std::uint32_t length =
             wanted == t.snd_mss ? t.send_queue.segment_length(sent, wanted) : wanted;
+        if (length > pace_budget) {
+            held_by_pace = true;
+            break;
+        }
+        pace_budget -= pace != nullptr ? length : 0;
         const std::uint8_t flags = length == unsent ? (kAck | kPsh) : kAck;
         const bool retransmission = t.snd_nxt < t.snd_max;
         if (retransmission)
@@ -88,6 +159,11 @@ void TcpStack::output(Tcb& t, bool probe) {
         flight += length;
         if (probe)
             break;
+    }
+    if (pace != nullptr) {
+        pace->budget = pace_budget;
+        if (held_by_pace && !pace->timer.armed())
+            wheel_.schedule(pace->timer, clock_.now() + wheel_.tick());
     }
     // The FIN follows the last byte (RFC 9293 3.10.4), window or not.
     if (t.fin_queued && t.snd_nxt == t.fin_seq) {

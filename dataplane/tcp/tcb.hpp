@@ -77,6 +77,7 @@ struct Tcb {
     bool probe_sent : 1 = false;     // a tail loss probe is out, unanswered (RFC 8985 7)
     bool reordering_seen : 1 = false;  // RACK.reordering_seen (RFC 8985 6.2 step 3)
     bool reo_wnd_raised : 1 = false;   // a D-SACK widened RACK's window in this recovery
+    bool paced : 1 = false;            // the worker's Pacer holds an entry for it (pacer.hpp)
 
     std::uint8_t dupacks = 0;
     std::uint8_t retries = 0;      // consecutive expiries of the current timer
@@ -103,7 +104,13 @@ struct Tcb {
     // saves a field. Data is timed from the send queue's per-segment send times.
     std::uint32_t rack_xmit_us = 0;
     SeqNum rack_end;
-    std::uint32_t rack_rtt_us = 0;
+    union {
+        std::uint32_t rack_rtt_us = 0;  // while rack_xmit_us is not 0
+        // While nothing is in flight (so rack_xmit_us is 0): when the last of it was
+        // acknowledged, a microsecond stamp (0: nothing sent yet). An idle period longer than
+        // an RTO lets the congestion controller pace the next window (output.cpp).
+        std::uint32_t idle_since_us;
+    };
 
     RttEstimator rtt;
     Stamp32<std::chrono::milliseconds> last_received;  // for keepalive

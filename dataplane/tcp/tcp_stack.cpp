@@ -98,7 +98,7 @@ Tcb* TcpStack::allocate(const flow::FourTuple& tuple) {
     t->cc = congestion::Controller{};
     t->cc.algorithm = config_.congestion;
     t->in_recovery = t->rto_recovery = t->una_advanced = t->probe_sent = false;
-    t->reordering_seen = t->reo_wnd_raised = false;
+    t->reordering_seen = t->reo_wnd_raised = t->paced = false;
     t->rack_xmit_us = t->rack_rtt_us = 0;
     t->dupacks = t->retries = 0;
     t->total_retransmits = 0;

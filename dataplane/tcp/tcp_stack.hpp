@@ -26,6 +26,7 @@
 #include "dataplane/tcp/config.hpp"
 #include "dataplane/tcp/delayed_ack_queue.hpp"
 #include "dataplane/tcp/isn.hpp"
+#include "dataplane/tcp/pacer.hpp"
 #include "dataplane/tcp/port_arrangements.hpp"
 #include "dataplane/tcp/recovery_undo.hpp"
 #include "dataplane/tcp/tcb.hpp"
@@ -228,6 +229,11 @@ class TcpStack final : public TransportReceiver {
     void maybe_send_window_update(Tcb& t);
     void transmit(rte_mbuf* m, const flow::FourTuple& tuple);
     std::uint32_t ts_value(const Tcb& t) const;
+    // The pacing entry output() must keep to now, if any: one the connection holds, or a new one
+    // when its controller asks for a rate after an idle period (pacer.hpp).
+    Pacer::Entry* pacing(Tcb& t, std::uint32_t flight);
+    void stop_pacing(Tcb& t);
+    void on_pacing_release(Pacer::Entry& e);
 
     // tcp_timers.cpp
     void rearm_timer(Tcb& t);
@@ -290,6 +296,8 @@ class TcpStack final : public TransportReceiver {
     } scoreboard_memo_;
     // What undoing a needless recovery takes, for the connections that entered one lately.
     RecoveryUndo recovery_undo_;
+    // The connections being paced, one wheel entry each.
+    Pacer pacer_;
     // RFC 5961 7: a per-second budget of challenge ACKs.
     Nanos challenge_window_start_{0};
     std::uint32_t challenge_acks_in_window_ = 0;

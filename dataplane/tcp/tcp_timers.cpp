@@ -104,6 +104,10 @@ void TcpStack::rearm_timer(Tcb& t) {
 }
 
 void TcpStack::on_timer(TimerEntry& e) {
+    if (pacer_.owns(e)) {
+        on_pacing_release(pacer_.entry_of(e));
+        return;
+    }
     Tcb& t = *flows_->at(e.owner);
     if (t.state == TcpState::Closed)
         return;

@@ -140,9 +140,15 @@ void Controller::end_prr() {
     k_ms = 0;
 }
 
-std::uint64_t Controller::pacing_rate(Nanos /*srtt*/) const {
-    // Neither NewReno nor CUBIC paces here; a rate-based algorithm (BBR) would return one.
-    return 0;
+std::uint64_t Controller::pacing_rate(Nanos srtt, bool after_idle) const {
+    // After an idle period longer than an RTO there is no ACK clock: the window would leave as
+    // one line-rate burst. RFC 5681 4.1 shrinks it to the restart window instead (as Linux does
+    // by default), which costs the connection several round trips to regrow; CUBIC here keeps
+    // its window and spreads it over one smoothed RTT, as Linux's CUBIC does whenever it paces.
+    // NewReno sends within cwnd at line rate; a rate-based algorithm (BBR) would pace always.
+    if (algorithm != Algorithm::Cubic || !after_idle || srtt <= Nanos::zero())
+        return 0;
+    return std::uint64_t{cwnd} * 1'000'000'000ULL / static_cast<std::uint64_t>(srtt.count());
 }
 
 }  // namespace sluice::tcp::congestion

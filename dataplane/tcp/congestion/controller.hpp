@@ -122,7 +122,8 @@ struct Controller {
     // no epoch open.
     void end_prr();
     // Bytes per second to pace at; 0 when the algorithm sends at line rate within cwnd.
-    std::uint64_t pacing_rate(Nanos srtt) const;
+    // `after_idle`: the window is about to be sent after an idle period longer than an RTO.
+    std::uint64_t pacing_rate(Nanos srtt, bool after_idle) const;
 };
 
 }  // namespace sluice::tcp::congestion
