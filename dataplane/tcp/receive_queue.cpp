@@ -261,6 +261,14 @@ ReceiveQueue::Outcome ReceiveQueue::insert(rte_mbuf* segment, SeqNum seq, SeqNum
     if (next != nullptr && seq_of(next) < end) {
         trim_back(segment, static_cast<std::uint32_t>(end - seq_of(next)));
         set_fin_follows(segment, false);  // data the peer sent again lies beyond: no FIN here
+        if (segment->data_len == 0) {
+            // It spanned the seam between two held segments and brought nothing new (nothing
+            // was removed above, or some of it would be left): a duplicate, not a node that
+            // would share its sequence number with the next one.
+            free_one(segment);
+            out.dropped = out.duplicate = true;
+            return out;
+        }
     }
     segment->next = next;
     if (prev != nullptr)

@@ -102,7 +102,16 @@ TEST_F(ReceiveQueueTest, AnyOrderOfOverlappingSegmentsGivesTheStreamBack) {
         for (const Piece& p : pieces) {
             const std::vector<std::uint8_t> bytes(stream.begin() + p.offset,
                                                   stream.begin() + p.offset + p.length);
-            put(p.offset, bytes);
+            const auto fresh = static_cast<std::uint32_t>(std::count(
+                arrived.begin() + p.offset, arrived.begin() + p.offset + p.length, false));
+            const std::uint32_t segments_before = queue_.out_of_order_segments();
+            const auto outcome = put(p.offset, bytes);
+            // A duplicate brought nothing new; a segment held without new bytes replaced held
+            // ones it covered (as Linux does), never adding one.
+            if (outcome.duplicate)
+                ASSERT_EQ(fresh, 0u);
+            if (outcome.held && fresh == 0)
+                ASSERT_LE(queue_.out_of_order_segments(), segments_before);
             std::fill(arrived.begin() + p.offset, arrived.begin() + p.offset + p.length, true);
             const auto expected_next = static_cast<std::uint32_t>(
                 std::find(arrived.begin(), arrived.end(), false) - arrived.begin());
@@ -153,8 +162,8 @@ TEST_F(ReceiveQueueTest, AnyOrderOfOverlappingSegmentsGivesTheStreamBack) {
     }
 }
 
-// RFC 9293 3.10.7.4 leaves overlaps to the receiver; Sluice keeps what arrived first among held
-// segments (as Linux does), so a segment sent again with other bytes changes nothing held.
+// RFC 9293 3.10.7.4 leaves overlaps to the receiver; where a segment overlaps the end of a held
+// one, or lies inside held data, Sluice keeps the bytes held first (as Linux does).
 TEST_F(ReceiveQueueTest, HeldBytesAreTheFirstReceived) {
     put(100, bytes_of(100, 'a'));  // [100, 200)
     put(150, bytes_of(100, 'b'));  // [150, 250): only [200, 250) is new
@@ -183,6 +192,17 @@ TEST_F(ReceiveQueueTest, ASegmentCoveringHeldOnesReplacesThem) {
     EXPECT_EQ(queue_.out_of_order_bytes(), 120u);
     const auto dup = put(95, bytes_of(10, 'y'));
     EXPECT_TRUE(dup.dropped && dup.duplicate);
+}
+
+// A segment across the seam of two held ones, inside both, brings nothing: a duplicate (RFC
+// 2883), and no empty segment is held in front of the second.
+TEST_F(ReceiveQueueTest, ASegmentAcrossTheSeamOfTwoHeldOnesIsADuplicate) {
+    put(100, bytes_of(10, 'a'));
+    put(110, bytes_of(10, 'b'));
+    const auto out = put(105, bytes_of(10, 'c'));
+    EXPECT_TRUE(out.dropped && out.duplicate);
+    EXPECT_EQ(queue_.out_of_order_segments(), 2u);
+    EXPECT_EQ(queue_.out_of_order_bytes(), 20u);
 }
 
 // A FIN held out of order takes effect when the data before it arrives; nothing after it is
