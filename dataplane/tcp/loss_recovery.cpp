@@ -24,12 +24,11 @@ SendQueue::RackPoint TcpStack::rack_point(const Tcb& t) {
     return {true, t.rack_xmit_us, std::int64_t{static_cast<std::int32_t>(t.rack_end - t.snd_una)}};
 }
 
-// RFC 8985 6.2 step 2 asks whether an answer came sooner after a retransmission than the path's
-// minimum RTT, which would make it the original's; the TCB keeps no minimum, and half the
-// smoothed RTT stands in for it.
+// RFC 8985 6.2 step 2: an answer that came sooner after a retransmission than the path's
+// minimum RTT must be the original's.
 std::uint32_t TcpStack::ambiguous_answer_us(const Tcb& t) {
     return static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.srtt()).count() / 2);
+        std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.min_rtt()).count());
 }
 
 // RFC 8985 6.2 steps 2 and 3: the reference point moves to the latest-sent segment this ACK
@@ -53,12 +52,15 @@ void TcpStack::rack_advance(Tcb& t, const SendQueue::Delivery& d) {
     t.rack_rtt_us = now - d.newest.sent_us;
 }
 
-// RACK.reo_wnd (RFC 8985 6.2 step 4): a quarter of the RTT per step D-SACKs added, never more
-// than the RTT. The smoothed RTT stands in for the minimum the TCB does not keep.
+// RACK.reo_wnd (RFC 8985 6.2 step 4): a quarter of the minimum RTT per step D-SACKs added, never
+// more than the smoothed RTT.
 std::uint32_t TcpStack::reorder_window_us(const Tcb& t) {
-    const auto srtt = static_cast<std::uint32_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(t.rtt.srtt()).count());
-    return std::min<std::uint32_t>(t.cc.reo_wnd_mult() * (srtt / 4), srtt);
+    const auto us = [](Nanos n) {
+        return static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(n).count());
+    };
+    const std::uint32_t srtt = us(t.rtt.srtt());
+    return std::min<std::uint32_t>(t.cc.reo_wnd_mult() * (us(t.rtt.min_rtt()) / 4), srtt);
 }
 
 // The scoreboard judged by RFC 6675's IsLost (until the path has shown it reorders) and by RACK

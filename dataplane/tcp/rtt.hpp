@@ -4,7 +4,8 @@
 //
 // Every connection has one, so it is kept small (12 bytes): microseconds in 32 bits (71 minutes,
 // far beyond the 60-second RTO ceiling), and the configured bounds live once in RtoBounds instead
-// of in every connection.
+// of in every connection. The minimum RTT (RFC 8985's RACK.min_RTT) fits the two bytes that were
+// padding, in units of 16 us (up to about one second).
 #pragma once
 
 #include <algorithm>
@@ -37,6 +38,10 @@ class RttEstimator {
   public:
     void sample(Nanos rtt) {
         const std::int64_t r = RtoBounds::to_us(rtt);
+        const auto units =
+            static_cast<std::uint16_t>(std::clamp<std::int64_t>(r / kMinRttUnitUs, 1, UINT16_MAX));
+        if (min_rtt_units_ == 0 || units < min_rtt_units_)
+            min_rtt_units_ = units;
         if (srtt_us_ == 0) {
             srtt_us_ = static_cast<std::uint32_t>(r);  // 2.2
             rttvar_us_ = static_cast<std::uint32_t>(r / 2);
@@ -76,15 +81,26 @@ class RttEstimator {
         return std::chrono::microseconds(std::min<std::uint64_t>(base << backoff_, bounds.max_us));
     }
     Nanos srtt() const { return std::chrono::microseconds(srtt_us_); }
+    // The smallest sample since the connection began, rounded down to 16 us (at least 16); the
+    // smoothed RTT while there is none. Not windowed as Linux's (five minutes): a path that
+    // grows longer keeps its old minimum, and RACK's D-SACK-driven widening of the reordering
+    // window (up to the smoothed RTT) is what makes up for it.
+    Nanos min_rtt() const {
+        return min_rtt_units_ == 0 ? srtt()
+                                   : std::chrono::microseconds(min_rtt_units_ * kMinRttUnitUs);
+    }
     Nanos rttvar() const { return std::chrono::microseconds(rttvar_us_); }
     bool has_sample() const { return srtt_us_ != 0; }
     std::uint8_t backoff() const { return backoff_; }
 
   private:
+    static constexpr std::int64_t kMinRttUnitUs = 16;
     std::uint32_t srtt_us_ = 0;
     std::uint32_t rttvar_us_ = 0;
     std::uint8_t backoff_ = 0;
     bool long_initial_ = false;
+    std::uint16_t min_rtt_units_ = 0;  // 0: no sample yet
 };
+static_assert(sizeof(RttEstimator) == 12, "the estimator is in every TCB");
 
 }  // namespace sluice::tcp

@@ -214,6 +214,16 @@ TEST_F(RackTlp, WithoutTimestampsAcksAreTimedFromSendTimes) {
     (void)c;
 }
 
+// RFC 8985 6.2 step 4: the reordering window is a quarter of the minimum RTT (the handshake's
+// 10 ms), not of the smoothed RTT a slower sample of 40 ms has since raised.
+TEST_F(RackTlp, TheReorderingWindowIsAQuarterOfTheMinimumRtt) {
+    auto c = start_sending(2 * kMss);
+    advance(4 * kRtt);
+    ack(kMss);
+    ASSERT_EQ(info_of(c).srtt, 13750us);
+    EXPECT_EQ(info_of(c).reorder_window, Nanos{kRtt} / 4);
+}
+
 // RFC 3708: segment 0 was only late. Four segments SACKed above it begin recovery (NewReno:
 // ssthresh half the ten in flight) and resend it; the original then arrives and the cumulative ACK
 // ends recovery with cwnd at ssthresh; the peer's D-SACK for the retransmission shows that nothing

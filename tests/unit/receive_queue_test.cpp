@@ -108,10 +108,12 @@ TEST_F(ReceiveQueueTest, AnyOrderOfOverlappingSegmentsGivesTheStreamBack) {
             const auto outcome = put(p.offset, bytes);
             // A duplicate brought nothing new; a segment held without new bytes replaced held
             // ones it covered (as Linux does), never adding one.
-            if (outcome.duplicate)
+            if (outcome.duplicate) {
                 ASSERT_EQ(fresh, 0u);
-            if (outcome.held && fresh == 0)
+            }
+            if (outcome.held && fresh == 0) {
                 ASSERT_LE(queue_.out_of_order_segments(), segments_before);
+            }
             std::fill(arrived.begin() + p.offset, arrived.begin() + p.offset + p.length, true);
             const auto expected_next = static_cast<std::uint32_t>(
                 std::find(arrived.begin(), arrived.end(), false) - arrived.begin());
