@@ -107,7 +107,8 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     }
     const SeqNum before = t.rcv_nxt;
     const std::uint32_t length = payload->data_len;
-    const std::uint32_t limit = out_of_order_limit(t);
+    // The bound matters only to a segment that would be held (in order, nothing is).
+    const std::uint32_t limit = th.seq > t.rcv_nxt ? out_of_order_limit(t) : max_out_of_order_;
     const bool worker_bound = limit < max_out_of_order_;
     const auto outcome = t.receive_queue.insert(payload, th.seq, t.rcv_nxt, limit, fin);
     payload = nullptr;  // the queue owns it now
