@@ -197,7 +197,7 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
 // SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
 bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered) {
     const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
-    const bool timeout_was_spurious = acks_original_transmission(t, th);
+    const bool timeout_was_spurious = t.rto_recovery && acks_original_transmission(t, th);
     // The FIN takes a sequence number but no byte of the queue.
     const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
     delivered = data_acked;

@@ -98,8 +98,10 @@ void TcpStack::output(Tcb& t, bool probe) {
         !t.in_recovery && !t.rto_recovery ? std::min<std::uint32_t>(t.dupacks, 2) * t.snd_mss : 0;
     const std::uint32_t cwnd = t.cc.cwnd + allowance;
     // Pacing (pacer.hpp): new data goes no faster than the entry's budget; the wheel refills it.
-    Pacer::Entry* const pace =
-        !probe && (t.paced || (flight == 0 && t.idle_since_us != 0)) ? pacing(t, flight) : nullptr;
+    // Inline, the tests that rule pacing out for a request-response exchange's small answers.
+    const bool may_pace = t.paced || (flight == 0 && t.idle_since_us != 0 &&
+                                      t.unsent() > kPacingFirstSegments * std::uint32_t{t.snd_mss});
+    Pacer::Entry* const pace = !probe && may_pace ? pacing(t, flight) : nullptr;
     std::uint32_t pace_budget = pace != nullptr ? pace->budget : UINT32_MAX;
     bool held_by_pace = false;
     for (;;) {
