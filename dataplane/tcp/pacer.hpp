@@ -14,6 +14,7 @@
 #include <cstdint>
 
 #include "dataplane/tcp/seq.hpp"
+#include "dataplane/tcp/side_table.hpp"
 #include "dataplane/timers/timer_wheel.hpp"
 
 namespace sluice::tcp {
@@ -66,10 +67,7 @@ class Pacer {
     }
 
   private:
-    Entry& slot(const Tcb* t) {
-        const auto a = reinterpret_cast<std::uintptr_t>(t);
-        return slots_[(a >> 8 ^ a >> 18) % kSlots];
-    }
+    Entry& slot(const Tcb* t) { return slots_[side_table_index(t, kSlots)]; }
     std::array<Entry, kSlots> slots_{};
 };
 

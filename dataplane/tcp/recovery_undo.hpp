@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "dataplane/tcp/seq.hpp"
+#include "dataplane/tcp/side_table.hpp"
 
 namespace sluice::tcp {
 
@@ -64,11 +65,7 @@ class RecoveryUndo {
     }
 
   private:
-    Entry& slot(const Tcb* t) {
-        // TCBs are array slots of a few hundred bytes: the address bits above the low ones spread.
-        const auto a = reinterpret_cast<std::uintptr_t>(t);
-        return slots_[(a >> 8 ^ a >> 18) % kSlots];
-    }
+    Entry& slot(const Tcb* t) { return slots_[side_table_index(t, kSlots)]; }
     std::array<Entry, kSlots> slots_{};
 };
 

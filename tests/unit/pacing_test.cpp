@@ -33,6 +33,13 @@ class Pacing : public LossRecovery {
         take();
         return c;
     }
+    // After that, sixty segments queued: the whole window leaves at once, unpaced.
+    void expect_window_at_once(Algorithm a, Nanos rtt, Nanos pause) {
+        auto c = sent_then_idle(a, rtt, pause);
+        send(c, 60 * kMss, 10 * kMss);
+        EXPECT_EQ(tx.see(take()).size(), window / kMss);
+        EXPECT_EQ(counters_.tcp_paced_windows, 0u);
+    }
     Transmissions tx{0};
     std::uint32_t window = 0;
 };
@@ -69,26 +76,17 @@ TEST_F(Pacing, CubicSpreadsTheWindowAfterIdleOverTicks) {
 
 // The same with NewReno: the window leaves at once, unpaced.
 TEST_F(Pacing, NewRenoSendsTheWindowAtOnce) {
-    auto c = sent_then_idle(Algorithm::NewReno, 40ms, 2s);
-    send(c, 60 * kMss, 10 * kMss);
-    EXPECT_EQ(tx.see(take()).size(), window / kMss);
-    EXPECT_EQ(counters_.tcp_paced_windows, 0u);
+    expect_window_at_once(Algorithm::NewReno, 40ms, 2s);
 }
 
 // A pause shorter than the RTO is no idle period; an RTT of a tick or two cannot be paced by a
 // 1 ms wheel. Both send the window at once.
-TEST_F(Pacing, AShortPauseOrAShortRttIsNotPaced) {
-    auto c = sent_then_idle(Algorithm::Cubic, 40ms, 100ms);
-    send(c, 60 * kMss, 10 * kMss);
-    EXPECT_EQ(tx.see(take()).size(), window / kMss);
-    EXPECT_EQ(counters_.tcp_paced_windows, 0u);
+TEST_F(Pacing, AShortPauseIsNotPaced) {
+    expect_window_at_once(Algorithm::Cubic, 40ms, 100ms);
 }
 
 TEST_F(Pacing, AShortRttIsNotPaced) {
-    auto c = sent_then_idle(Algorithm::Cubic, 2ms, 2s);
-    send(c, 60 * kMss, 10 * kMss);
-    EXPECT_EQ(tx.see(take()).size(), window / kMss);
-    EXPECT_EQ(counters_.tcp_paced_windows, 0u);
+    expect_window_at_once(Algorithm::Cubic, 2ms, 2s);
 }
 
 }  // namespace
