@@ -18,11 +18,12 @@ Result<std::unique_ptr<Worker>, std::string> Worker::create(const WorkerConfig& 
     worker->net_ = std::move(net.value());
     worker->net_->set_mtu(config.mtu);
     auto tcp =
-        tcp::TcpStack::create(config.tcp, *worker->net_, pool, worker->counters_, worker->clock_,
-                              "w" + std::to_string(config.id), config.device_rss);
+        tcp::TcpStack::create(config.tcp, worker->net_->transport_link(), pool, worker->counters_,
+                              worker->clock_, "w" + std::to_string(config.id), config.device_rss);
     if (!tcp)
         return Unexpected{tcp.error()};
     worker->tcp_ = std::move(tcp.value());
+    worker->net_->set_transport(worker->tcp_.get());
     return worker;
 }
 

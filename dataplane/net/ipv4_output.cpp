@@ -4,7 +4,7 @@
 namespace sluice {
 
 void NetStack::send_transport(rte_mbuf* segment, std::uint8_t protocol,
-                              wire::Ipv4Address destination, std::uint8_t type_of_service) {
+                              wire::Ipv4Address destination) {
     const auto l4_length = segment->pkt_len;
     if (rte_pktmbuf_prepend(segment, wire::Ipv4Header::kMinLength) == nullptr) {
         drop(segment, DropReason::NoHeadroom);
@@ -13,7 +13,6 @@ void NetStack::send_transport(rte_mbuf* segment, std::uint8_t protocol,
     wire::Ipv4Header ip;
     ip.total_length = static_cast<std::uint16_t>(wire::Ipv4Header::kMinLength + l4_length);
     ip.protocol = protocol;
-    ip.type_of_service = type_of_service;
     ip.dont_fragment = true;  // RFC 1191: TCP segments are sized to the path, never fragmented
     ip.source = config_.address.address;
     ip.destination = destination;

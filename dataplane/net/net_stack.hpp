@@ -16,6 +16,7 @@
 #include "dataplane/buffers/tx_batch.hpp"
 #include "dataplane/net/neighbor_cache.hpp"
 #include "dataplane/net/tcp_checksums.hpp"
+#include "dataplane/net/transport.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/wire/addresses.hpp"
@@ -32,24 +33,6 @@ struct InterfaceConfig {
     std::optional<std::uint16_t> vlan_id;  // frames are sent and accepted with this tag only
 };
 
-// What the device does for us, as negotiated by drivers/ at start-up, and what the link is
-// trusted to do.
-struct ChecksumOffloads {
-    bool rx_ipv4 = false;  // the device flags bad/good IPv4 header checksums
-    bool tx_ipv4 = false;  // the device fills in IPv4 header checksums
-    bool rx_tcp = false;   // the device flags bad/good TCP checksums
-    bool tx_tcp = false;   // the device fills in TCP checksums from the pseudo-header sum
-    TcpChecksums tcp = TcpChecksums::Full;
-};
-
-// The transport layer above: receives every TCP segment addressed to us.
-class TransportReceiver {
-  public:
-    virtual ~TransportReceiver() = default;
-    // `segment`'s data starts at the transport header; ownership passes to the callee.
-    virtual void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) = 0;
-};
-
 // With several workers, ARP answers reach only one of them: it passes a copy of each ARP frame it
 // learned from to the others, which learn from it without answering.
 class ArpSharing {
@@ -59,7 +42,7 @@ class ArpSharing {
     virtual void share_arp(const rte_mbuf* frame) = 0;
 };
 
-class NetStack final : private NeighborEvents {
+class NetStack final : public TransportSender, private NeighborEvents {
   public:
     // How often the neighbor cache's timers are looked at.
     static constexpr Nanos kTimerInterval = std::chrono::milliseconds(50);
@@ -81,16 +64,13 @@ class NetStack final : private NeighborEvents {
     // which has headroom for the link header, and sends it towards `destination`.
     void send_ipv4(rte_mbuf* packet, wire::Ipv4Address destination);
 
-    // Takes ownership of a transport segment whose data starts at its header, with headroom for the
-    // IP and link headers; writes the IP header and sends it to `destination`. A segment whose TCP
-    // checksum the caller left to the device (RTE_MBUF_F_TX_TCP_CKSUM) gets the IPv4 flags that
-    // offload needs here.
-    void send_transport(rte_mbuf* segment, std::uint8_t protocol, wire::Ipv4Address destination,
-                        std::uint8_t type_of_service = 0);
-    // The most send_transport() prepends: the IPv4 header and a tagged Ethernet header.
-    static constexpr std::uint16_t kTransportHeadroom = wire::Ipv4Header::kMinLength +
-                                                        wire::EthernetHeader::kUntaggedLength +
-                                                        wire::EthernetHeader::kTagLength;
+    // TransportSender (transport.hpp): writes the IPv4 header and sends the segment on.
+    void send_transport(rte_mbuf* segment, std::uint8_t protocol,
+                        wire::Ipv4Address destination) override;
+    // What the transport above is told of this layer (TcpStack::create).
+    TransportLink transport_link() {
+        return TransportLink{this, config_.address.address, mtu_, offloads_};
+    }
 
     void set_transport(TransportReceiver* tcp) { tcp_ = tcp; }
     const ChecksumOffloads& offloads() const { return offloads_; }

@@ -304,9 +304,8 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
     rte_mbuf* m =
         payload_length == 0
             ? nullptr
-            : t.send_queue.frame(
-                  payload_offset, payload_length,
-                  static_cast<std::uint16_t>(header_length + NetStack::kTransportHeadroom));
+            : t.send_queue.frame(payload_offset, payload_length,
+                                 static_cast<std::uint16_t>(header_length + kTransportHeadroom));
     if (m != nullptr) {
         p = reinterpret_cast<std::byte*>(
             rte_pktmbuf_prepend(m, static_cast<std::uint16_t>(header_length)));
@@ -330,9 +329,9 @@ void TcpStack::send_segment(Tcb& t, SeqNum seq, std::uint8_t flags, std::uint32_
     th.emit({p, header_length});
 
     const std::span<std::byte> segment(p, header_length + payload_length);
-    if (net_.offloads().tcp == TcpChecksums::Off) {
+    if (link_.offloads.tcp == TcpChecksums::Off) {
         // Both ends trust the link: the field stays as emit() left it, 0.
-    } else if (net_.offloads().tx_tcp) {
+    } else if (link_.offloads.tx_tcp) {
         m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = static_cast<std::uint8_t>(header_length);
         wire::store_be16(
@@ -370,7 +369,7 @@ void TcpStack::send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, 
     th.flags = with_ack ? (kRst | kAck) : kRst;
     auto* p = reinterpret_cast<std::byte*>(rte_pktmbuf_append(m, wire::TcpHeader::kMinLength));
     th.emit({p, wire::TcpHeader::kMinLength});
-    if (net_.offloads().tcp != TcpChecksums::Off) {
+    if (link_.offloads.tcp != TcpChecksums::Off) {
         wire::store_be16(p + wire::kTcpChecksumOffset,
                          wire::tcp_checksum(tuple.local_address(), tuple.remote_address(),
                                             {p, wire::TcpHeader::kMinLength}));
@@ -381,7 +380,7 @@ void TcpStack::send_reset(const flow::FourTuple& tuple, SeqNum seq, SeqNum ack, 
 }
 
 void TcpStack::transmit(rte_mbuf* m, const flow::FourTuple& tuple) {
-    net_.send_transport(m, wire::ip_protocol::kTcp, tuple.remote_address());
+    link_.sender->send_transport(m, wire::ip_protocol::kTcp, tuple.remote_address());
 }
 
 }  // namespace sluice::tcp

@@ -164,10 +164,20 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
 }
 
 // Step eight: the peer's FIN, in order.
+// The FIN is acknowledged at once (RFC 9293 3.10.7.4 eighth step). A FIN that leaves us in
+// CLOSE-WAIT is acknowledged only after the application has heard of it: if it closes (or
+// answers) inside on_peer_closed, its FIN or data carries the ACK, one segment where there would
+// be two (Linux gets the same by delaying the ACK of a FIN in CLOSE-WAIT); what nothing carried
+// goes alone at the end of segment_arrives(). After our own FIN the application has closed
+// already, and TIME-WAIT hides the TCB from the caller: the ACK goes now.
 void TcpStack::process_fin(Tcb& t) {
     t.peer_fin = true;
     t.rcv_nxt += 1;
-    send_ack(t);
+    if (t.state == TcpState::SynReceived || t.state == TcpState::Established) {
+        schedule_ack(t, /*immediately=*/true);
+    } else {
+        send_ack(t);
+    }
     switch (t.state) {
         case TcpState::SynReceived:
         case TcpState::Established:

@@ -42,7 +42,7 @@ Tcb* TcpStack::find_flow(const flow::FourTuple& tuple, const rte_mbuf& segment) 
 void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
     counters_.tcp_segments_received += 1;
     in_burst_ = true;
-    const ChecksumOffloads& offloads = net_.offloads();
+    const ChecksumOffloads& offloads = link_.offloads;
     const bool device_checked =
         offloads.tcp != TcpChecksums::Full ||
         (offloads.rx_tcp &&

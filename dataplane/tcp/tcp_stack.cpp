@@ -17,23 +17,24 @@ constexpr std::uint32_t kDelayedAckQueueLimit = 65536;
 }  // namespace
 
 Result<std::unique_ptr<TcpStack>, std::string> TcpStack::create(
-    const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
+    const TcpConfig& config, const TransportLink& link, rte_mempool* pool, WorkerCounters& counters,
     const Clock& clock, const std::string& name, const flow::RssModel* device_rss) {
+    if (link.sender == nullptr)
+        return Unexpected{std::string("TCP needs a layer beneath it to send through")};
     if (auto registered = register_queue_field(); !registered)
         return Unexpected{registered.error()};
-    std::unique_ptr<TcpStack> stack(new TcpStack(config, net, pool, counters, clock));
+    std::unique_ptr<TcpStack> stack(new TcpStack(config, link, pool, counters, clock));
     auto flows = flow::FlowTable<Tcb>::create(name + "_flows", config.max_connections, device_rss);
     if (!flows)
         return Unexpected{flows.error()};
     stack->flows_ = std::move(flows.value());
-    net.set_transport(stack.get());
     return stack;
 }
 
-TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
+TcpStack::TcpStack(const TcpConfig& config, const TransportLink& link, rte_mempool* pool,
                    WorkerCounters& counters, const Clock& clock)
     : config_(config),
-      net_(net),
+      link_(link),
       pool_(pool),
       counters_(counters),
       clock_(clock),
@@ -43,7 +44,7 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
     // RFC 9293 3.7.1: the MSS we offer is what fits our MTU without IP and TCP headers.
     // A segment must also fit one mbuf: headers in the headroom, TCP header and payload after it.
     const unsigned room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM - 60;
-    our_mss_ = static_cast<std::uint16_t>(std::min<unsigned>(net.mtu() - 40, room));
+    our_mss_ = static_cast<std::uint16_t>(std::min<unsigned>(link.mtu - 40, room));
     // The smallest shift that lets the whole receive buffer be offered (RFC 7323 2.3: at most 14).
     while (our_wscale_ < 14 && (config.receive_buffer >> our_wscale_) > 65535)
         ++our_wscale_;
@@ -60,7 +61,6 @@ TcpStack::TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool,
 }
 
 TcpStack::~TcpStack() {
-    net_.set_transport(nullptr);
     for (std::uint32_t slot = 0; slot < flows_->slots(); ++slot) {
         Tcb& t = *flows_->at(slot);
         if (t.state == TcpState::Closed)
@@ -200,7 +200,7 @@ void TcpStack::apply_syn_options(Tcb& t, const wire::TcpHeader& th) {
 }
 
 std::uint16_t TcpStack::pick_ephemeral_port(wire::Ipv4Address ip, std::uint16_t port) {
-    const wire::Ipv4Address local = net_.config().address.address;
+    const wire::Ipv4Address local = link_.address;
     for (std::uint32_t tried = 0; tried < kEphemeralCount; ++tried) {
         const std::uint16_t candidate = next_ephemeral_;
         next_ephemeral_ = next_ephemeral_ == kEphemeralLast
@@ -265,7 +265,7 @@ Result<api::Connection, api::Errno> TcpStack::connect(wire::Ipv4Address ip, std:
             counters_.tcp_ephemeral_exhausted += 1;
             return Unexpected{EADDRNOTAVAIL};
         }
-        tuple = flow::FourTuple::make(net_.config().address.address, local_port, ip, port);
+        tuple = flow::FourTuple::make(link_.address, local_port, ip, port);
     }
     Tcb* t = allocate(tuple);
     if (t == nullptr) {

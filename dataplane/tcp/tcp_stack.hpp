@@ -1,6 +1,8 @@
 // TCP on one worker: the flow table of TCBs, the listeners, the timers, and the RFC 9293 state
-// machine between them. NetStack hands it every TCP segment for our address; it answers through
-// NetStack::send_transport(). Applications reach it through api::Connection and listen()/connect().
+// machine between them. The layer beneath (NetStack in a worker) hands it every TCP segment for
+// our address through receive(); it answers through the TransportSender it was created with
+// (net/transport.hpp), so a test can drive it with segments alone. Applications reach it through
+// api::Connection and listen()/connect().
 //
 // Input, output and deadlines are three calls (docs/architecture.md, "The worker loop"):
 // receive(), output happens inside them and in poll_timers(), and poll_timers() runs what the
@@ -20,7 +22,7 @@
 
 #include "dataplane/api/connection.hpp"
 #include "dataplane/flow/flow_table.hpp"
-#include "dataplane/net/net_stack.hpp"
+#include "dataplane/net/transport.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/tcp/burst_acks.hpp"
 #include "dataplane/tcp/config.hpp"
@@ -45,11 +47,13 @@ class Listener {
 class TcpStack final : public TransportReceiver {
   public:
     static Result<std::unique_ptr<TcpStack>, std::string> create(
-        const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
-        const Clock& clock, const std::string& name, const flow::RssModel* device_rss = nullptr);
+        const TcpConfig& config, const TransportLink& link, rte_mempool* pool,
+        WorkerCounters& counters, const Clock& clock, const std::string& name,
+        const flow::RssModel* device_rss = nullptr);
     ~TcpStack() override;
 
-    // From NetStack: a segment for our address; data starts at the TCP header. Takes ownership.
+    // From the layer beneath: a segment for our address; data starts at the TCP header. Takes
+    // ownership.
     void receive(rte_mbuf* segment, const wire::Ipv4Header& ip) override;
     // After a burst of receive(): one ACK for each connection whose in-order data owes one by
     // the two-segment rule, covering everything the burst brought it (burst_acks.hpp).
@@ -108,8 +112,8 @@ class TcpStack final : public TransportReceiver {
     std::uint32_t send_space(const Tcb& t) const;
 
   private:
-    TcpStack(const TcpConfig& config, NetStack& net, rte_mempool* pool, WorkerCounters& counters,
-             const Clock& clock);
+    TcpStack(const TcpConfig& config, const TransportLink& link, rte_mempool* pool,
+             WorkerCounters& counters, const Clock& clock);
 
     // tcp_stack.cpp: TCB lifetime and state
     Tcb* allocate(const flow::FourTuple& tuple);
@@ -248,7 +252,7 @@ class TcpStack final : public TransportReceiver {
     void enter_time_wait(Tcb& t);
 
     TcpConfig config_;
-    NetStack& net_;
+    const TransportLink link_;
     rte_mempool* pool_;
     WorkerCounters& counters_;
     const Clock& clock_;

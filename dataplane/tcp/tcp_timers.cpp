@@ -202,6 +202,9 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
 // RFC 8985 7.2: a probe timeout of two smoothed RTTs, plus the peer's worst delayed ACK when one
 // segment is all that is out (its ACK may be held back); only with SACK, outside recovery, one
 // probe per tail, and never later than the RTO. Nanos::max() when no probe applies.
+// A FIN in flight behind data counts as a segment of its own, as Linux counts packets out: the
+// usual end of a transfer is the last data, then the FIN when the application closes, and a lost
+// last segment must not wait the delayed-ACK allowance (which ran past the RTO) for its probe.
 Nanos TcpStack::probe_timeout(const Tcb& t) const {
     if (!t.sack_ok || t.in_recovery || t.rto_recovery || t.probe_sent || !t.rtt.has_sample() ||
         t.rtt.backoff() > 0) {
@@ -209,7 +212,8 @@ Nanos TcpStack::probe_timeout(const Tcb& t) const {
     }
     const Nanos srtt = t.rtt.srtt();
     Nanos pto = 2 * srtt;
-    if (t.bytes_in_flight() <= t.snd_mss)
+    const bool fin_behind_data = t.fin_sent() && !t.fin_acked() && t.bytes_in_flight() > 1;
+    if (t.bytes_in_flight() <= t.snd_mss && !fin_behind_data)
         pto = std::max(pto, srtt + srtt / 2 + std::chrono::milliseconds(200));
     return std::max<Nanos>(pto, std::chrono::milliseconds(10));
 }

@@ -175,11 +175,13 @@ struct Engine {
         else
             net = std::move(n.value());
         if (net) {
-            auto t = tcp::TcpStack::create(config, *net, pool, counters, clock, name);
+            auto t =
+                tcp::TcpStack::create(config, net->transport_link(), pool, counters, clock, name);
             if (!t)
                 error = t.error();
             else
                 tcp = std::move(t.value());
+            net->set_transport(tcp.get());
         }
     }
     // Teaches the engine its peer's MAC, as an ARP request from the peer would, so that the

@@ -70,10 +70,11 @@ void TcpFixture::start(const tcp::TcpConfig& config) {
     auto net = NetStack::create(ic, nc, offloads_, packet_pool(), *tx_, counters_, clock_, name);
     ASSERT_TRUE(net.has_value()) << net.error();
     net_ = std::move(net.value());
-    auto tcp =
-        tcp::TcpStack::create(config_, *net_, packet_pool(), counters_, clock_, name, device_rss_);
+    auto tcp = tcp::TcpStack::create(config_, net_->transport_link(), packet_pool(), counters_,
+                                     clock_, name, device_rss_);
     ASSERT_TRUE(tcp.has_value()) << tcp.error();
     tcp_ = std::move(tcp.value());
+    net_->set_transport(tcp_.get());
     ASSERT_TRUE(tcp_->listen(kServerPort, &handler_).ok());
     // The peer introduces itself the way a real one would: by asking for our MAC.
     wire::EthernetHeader eth{wire::MacAddress::broadcast(), kPeerMac, std::nullopt,
