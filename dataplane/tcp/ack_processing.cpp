@@ -32,6 +32,10 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     }
 
     const std::uint32_t window = static_cast<std::uint32_t>(th.window) << t.snd_wscale;
+    // RACK's reference point before this ACK: the segments it acknowledges cumulatively are
+    // judged against it, not against one its own SACK blocks just reported (RFC 8985 6.2 step
+    // 3's RACK.fack is the value before the ACK, as Linux's prior_fack is).
+    const SendQueue::RackPoint rack_before = rack_point(t);
     const std::uint32_t newly_sacked = t.sack_ok ? sack_arrived(t, th) : 0;
     bool notify_writable = false;
     const bool acks_new_data = th.ack > t.snd_una;
@@ -42,7 +46,7 @@ bool TcpStack::process_ack(Tcb& t, const wire::TcpHeader& th, std::uint32_t payl
     const std::uint32_t duplicates_before = t.dupacks;
     if (acks_new_data) {
         std::uint32_t acked_unsacked = 0;
-        notify_writable = new_data_acked(t, th, acked_unsacked);
+        notify_writable = new_data_acked(t, th, rack_before, acked_unsacked);
         delivered += acked_unsacked;
         // RFC 9937 5, without SACK: each duplicate ACK was counted as a segment delivered
         // already, so the cumulative ACK that follows them delivered that much less.
@@ -195,30 +199,36 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
 }
 
 // SEG.ACK passed SND.UNA. Returns whether the application should hear on_writable.
-bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered) {
+bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th,
+                              const SendQueue::RackPoint& rack_before, std::uint32_t& delivered) {
     const auto acked = static_cast<std::uint32_t>(th.ack - t.snd_una);
     const bool timeout_was_spurious = t.rto_recovery && acks_original_transmission(t, th);
     // The FIN takes a sequence number but no byte of the queue.
     const std::uint32_t data_acked = std::min(acked, t.send_queue.size());
     delivered = data_acked;
-    // What the segments now acknowledged tell RACK (while it is tracking anything), and, without
-    // timestamps, the RTT: from the latest-sent of them never sent twice (Karn's rule; RFC 6298
-    // 3 allows timing more than one segment per round trip). In recovery, PRR also needs to
-    // know how many of them were SACKed before: those were delivered then.
-    if (t.rack_xmit_us != 0 || !t.ts_ok || t.in_recovery) {
-        const std::uint32_t now = now_us();
-        SendQueue::Delivery d;
-        t.send_queue.note_acknowledged(data_acked, rack_point(t), now, ambiguous_answer_us(t), d);
-        delivered = data_acked - std::min(d.sacked_before, data_acked);
-        if (!t.ts_ok && d.newest_clean_us) {
-            const std::uint32_t age_us = now - *d.newest_clean_us;
-            if (static_cast<std::int32_t>(age_us) >= 0)
-                t.rtt.sample(std::chrono::microseconds(age_us));
+    // What the segments now acknowledged tell RACK (while it is tracking anything) and the RTT:
+    // the age of the latest-sent of them never sent twice (Karn's rule; RFC 6298 3 allows timing
+    // more than one segment per round trip), in microseconds, as Linux times from its send
+    // stamps. The timestamp echo (RFC 7323 4) counts milliseconds, which on a path of a tenth of
+    // one says 0: it is the fallback for when every segment acknowledged was sent twice. In
+    // recovery, PRR also needs to know how many of them were SACKed before: those were
+    // delivered then.
+    const std::uint32_t now = now_us();
+    SendQueue::Delivery d;
+    t.send_queue.note_acknowledged(data_acked, rack_before, now, ambiguous_answer_us(t), d);
+    delivered = data_acked - std::min(d.sacked_before, data_acked);
+    bool timed = false;
+    if (d.newest_clean_us) {
+        const std::uint32_t age_us = now - *d.newest_clean_us;
+        if (static_cast<std::int32_t>(age_us) >= 0) {
+            t.rtt.sample(std::chrono::microseconds(age_us));
+            timed = true;
         }
-        if (t.rack_xmit_us != 0)
-            rack_advance(t, d);
     }
-    take_rtt_sample(t, th);
+    if (t.rack_xmit_us != 0)
+        rack_advance(t, d);
+    if (!timed)
+        take_rtt_sample(t, th);
     t.send_queue.consume(data_acked);
     t.snd_una = th.ack;
     if (t.snd_una == t.snd_max) {
@@ -253,8 +263,9 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& 
     return t.want_writable && send_space(t) > 0 && !t.fin_queued;
 }
 
-// RTT from the echoed timestamp (RFC 7323 4.1); without timestamps new_data_acked() times the
-// segments themselves.
+// RTT from the echoed timestamp (RFC 7323 4.1), when new_data_acked() could not time a segment
+// itself (all it acknowledged had been sent twice). A millisecond clock's sample is too coarse
+// for RACK's minimum RTT, so it feeds SRTT only.
 void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
     if (t.ts_ok && th.options.timestamps && th.options.timestamps->echo_reply != 0) {
         const auto ms = static_cast<std::int32_t>(ts_value(t) - th.options.timestamps->echo_reply);
@@ -274,7 +285,7 @@ void TcpStack::take_rtt_sample(Tcb& t, const wire::TcpHeader& th) {
             }
         }
         if (ms >= 0)
-            t.rtt.sample(std::chrono::milliseconds(ms));
+            t.rtt.sample_coarse(std::chrono::milliseconds(ms));
     }
 }
 

@@ -36,24 +36,19 @@ struct RtoBounds {
 // backoff, and keeping it would cost every connection four bytes.
 class RttEstimator {
   public:
+    // A sample timed in microseconds (a segment's send time): SRTT, RTTVAR and the minimum.
     void sample(Nanos rtt) {
         const std::int64_t r = RtoBounds::to_us(rtt);
         const auto units =
             static_cast<std::uint16_t>(std::clamp<std::int64_t>(r / kMinRttUnitUs, 1, UINT16_MAX));
         if (min_rtt_units_ == 0 || units < min_rtt_units_)
             min_rtt_units_ = units;
-        if (srtt_us_ == 0) {
-            srtt_us_ = static_cast<std::uint32_t>(r);  // 2.2
-            rttvar_us_ = static_cast<std::uint32_t>(r / 2);
-        } else {
-            // 2.3, alpha = 1/8, beta = 1/4
-            const std::int64_t srtt = srtt_us_;
-            const std::int64_t delta = srtt > r ? srtt - r : r - srtt;
-            rttvar_us_ = static_cast<std::uint32_t>((3 * std::int64_t{rttvar_us_} + delta) / 4);
-            srtt_us_ = static_cast<std::uint32_t>((7 * srtt + r) / 8);
-        }
-        backoff_ = 0;
+        smooth(r);
     }
+    // A sample from a millisecond clock (the timestamp echo, RFC 7323 4): good enough for the
+    // RTO, but on a path shorter than a millisecond it reads 0, and a minimum of 0 would leave
+    // RACK no reordering window and no way to tell a retransmission's answer from its original's.
+    void sample_coarse(Nanos rtt) { smooth(RtoBounds::to_us(rtt)); }
     // 5.7: the SYN or SYN-ACK was retransmitted and the handshake gave no sample: data starts
     // with an RTO of 3 s (or the initial RTO, if longer), not backed off.
     void lengthen_initial_rto() {
@@ -94,6 +89,20 @@ class RttEstimator {
     std::uint8_t backoff() const { return backoff_; }
 
   private:
+    void smooth(std::int64_t r) {
+        if (srtt_us_ == 0) {
+            srtt_us_ = static_cast<std::uint32_t>(r);  // 2.2
+            rttvar_us_ = static_cast<std::uint32_t>(r / 2);
+        } else {
+            // 2.3, alpha = 1/8, beta = 1/4
+            const std::int64_t srtt = srtt_us_;
+            const std::int64_t delta = srtt > r ? srtt - r : r - srtt;
+            rttvar_us_ = static_cast<std::uint32_t>((3 * std::int64_t{rttvar_us_} + delta) / 4);
+            srtt_us_ = static_cast<std::uint32_t>((7 * srtt + r) / 8);
+        }
+        backoff_ = 0;
+    }
+
     static constexpr std::int64_t kMinRttUnitUs = 16;
     std::uint32_t srtt_us_ = 0;
     std::uint32_t rttvar_us_ = 0;

@@ -150,7 +150,8 @@ class TcpStack final : public TransportReceiver {
     std::uint32_t sack_arrived(Tcb& t, const wire::TcpHeader& th);
     // `delivered`: the bytes the cumulative ACK delivered that no SACK had (RFC 9937's
     // DeliveredData, with what sack_arrived() returned).
-    bool new_data_acked(Tcb& t, const wire::TcpHeader& th, std::uint32_t& delivered);
+    bool new_data_acked(Tcb& t, const wire::TcpHeader& th, const SendQueue::RackPoint& rack_before,
+                        std::uint32_t& delivered);
     void take_rtt_sample(Tcb& t, const wire::TcpHeader& th);
     bool is_duplicate_ack(const Tcb& t, const wire::TcpHeader& th, std::uint32_t window,
                           std::uint32_t payload_length, std::uint32_t newly_sacked) const;

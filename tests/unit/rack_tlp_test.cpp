@@ -2,7 +2,7 @@
 // reordering window and its timer, reordering that turns DupThresh off, D-SACKs that widen the
 // window, a lost retransmission found without a timeout, the tail loss probe (new data beyond the
 // congestion window, or the last segment again) and the hole behind it found by the probe's
-// answer, RTT samples from send times when there are no timestamps, and the window cut undone
+// answer, RTT samples from send times (with timestamps too), and the window cut undone
 // when D-SACKs show a recovery resent only what had arrived (RFC 3708).
 #include <gtest/gtest.h>
 
@@ -95,6 +95,43 @@ TEST_F(RackTlp, OnceThePathReordersDupThreshNoLongerDecides) {
     tx.see(take());
     EXPECT_EQ(tx.retransmitted(), (std::map<std::uint32_t, int>{{2 * kMss, 1}}));
     EXPECT_EQ(counters_.tcp_timeouts, 0u);
+}
+
+// RFC 8985 6.2 step 3 judges what an ACK acknowledges cumulatively against RACK's point before
+// that ACK: 0 and 1 acknowledged, 2 lost and 3 SACKed by the same ACK is the ordinary shape of a
+// loss (the peer's delayed ACK for 1 leaves with its first duplicate), not 0 and 1 overtaken by
+// 3. Taken for reordering, it would turn DupThresh off for the rest of the connection.
+TEST_F(RackTlp, AnAckThatAlsoSacksAboveAHoleShowsNoReordering) {
+    auto c = start_sending(20 * kMss);
+    advance(kRtt);
+    ack(2 * kMss, {{3 * kMss, 4 * kMss}});
+    EXPECT_FALSE(info_of(c).reordering_seen);
+    tx.see(take());
+    ack(2 * kMss, {{3 * kMss, 6 * kMss}});  // three SACKed above 2: lost by DupThresh at once
+    EXPECT_TRUE(info_of(c).in_recovery);
+    tx.see(take());
+    EXPECT_EQ(tx.retransmitted(), (std::map<std::uint32_t, int>{{2 * kMss, 1}}));
+}
+
+// With timestamps too, an ACK is timed from the send time in microseconds: the echo counts
+// milliseconds, and on a path of 300 us it says 0, which as RACK's minimum RTT would leave no
+// reordering window at all (RFC 8985 6.2 step 4). The echo times only what was sent twice.
+TEST_F(RackTlp, WithTimestampsAcksAreStillTimedInMicroseconds) {
+    start_with(Algorithm::NewReno);
+    handshake_rtt = 300us;
+    auto c = establish_passive(syn_options(kMss, /*sack=*/true, /*timestamps=*/true));
+    ASSERT_EQ(info_of(c).srtt, 300us);
+    send(c, 4 * kMss);
+    const auto sent = take();
+    ASSERT_FALSE(sent.empty());
+    ASSERT_TRUE(sent.front().tcp.options.timestamps.has_value());
+    advance(300us);
+    wire::TcpOptions o;
+    o.timestamps = wire::TcpTimestamps{200, sent.front().tcp.options.timestamps->value};
+    inject(Seg{.seq = peer_seq, .ack = our_seq + 2 * kMss, .options = o, .source_port = peer_port});
+    EXPECT_EQ(info_of(c).srtt, 300us) << "a 300 us sample, not the echo's 0 ms";
+    // The minimum is kept in steps of 16 us (288 us here), the window a quarter of it.
+    EXPECT_EQ(info_of(c).reorder_window, 72us);
 }
 
 // RFC 8985 6.2 step 4: a D-SACK (the original and the retransmission both arrived) widens the
