@@ -135,7 +135,12 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
     const bool fin_in_order = outcome.fin_reached || (fin && th.seq + length == t.rcv_nxt);
     // RFC 9293 3.8.6.3: ACK at least every second full-sized segment, once the receive burst is
     // handled (burst_acks.hpp); at once when the segment filled a gap or left one open
-    // (RFC 5681 4.2); otherwise within the delayed-ACK time.
+    // (RFC 5681 4.2); otherwise within the delayed-ACK time. Except after a silence: a sender
+    // that went quiet while it had data was waiting on a timer (a tail loss probe after its
+    // ACKs were lost, RFC 8985 7.3, or a retransmission timeout), and what it sends then is a
+    // probe whose answer it needs: the delayed ACK would add up to 40 ms to every such stall
+    // (Linux acknowledges at once after a silence longer than its RTO, for the same reason).
+    // A request that its answer leaves with in the same burst carries the ACK anyway.
     const bool filled_gap = static_cast<std::uint32_t>(t.rcv_nxt - before) > length;
     // A full-sized segment from a peer that sends timestamps carries 12 bytes less than our MSS
     // (RFC 7323 4.1 and 3.2: the option is 10 bytes, padded to 12).
@@ -149,7 +154,7 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
         std::min<std::uint32_t>(kMaxBurstAckBytes, config_.receive_buffer / 4);
     if (filled_gap || t.receive_queue.has_out_of_order() || owed >= burst_ack_limit) {
         schedule_ack(t, /*immediately=*/true);
-    } else if (two_segments_owed) {
+    } else if (two_segments_owed || after_silence_) {
         hold_ack_for_burst(t);
     } else {
         schedule_ack(t, /*immediately=*/false);

@@ -96,6 +96,7 @@ void TcpStack::receive(rte_mbuf* segment, const wire::Ipv4Header& ip) {
         rte_pktmbuf_free(segment);
         return;
     }
+    after_silence_ = t->last_received.age(clock_.now()) >= kSilence;
     t->last_received = Stamp32<std::chrono::milliseconds>::at(clock_.now());
     t->probes_sent = 0;
     if (t->state == TcpState::SynSent) {

@@ -262,6 +262,13 @@ class TcpStack final : public TransportReceiver {
     TimerWheel wheel_;
     DelayedAckQueue delayed_acks_;
     BurstAcks burst_acks_;
+    // A silence after which in-order data is acknowledged at once (receiver.cpp): no longer than
+    // the shortest probe timeout (two ticks past 2 SRTT, probe_timeout()), far longer than the
+    // gaps inside a stream. last_received counts milliseconds.
+    static constexpr Nanos kSilence = std::chrono::milliseconds(2);
+    // The segment being handled is the first the connection heard for kSilence or more
+    // (set by segment_arrives(), read by the receiver's ACK decision).
+    bool after_silence_ = false;
     bool in_burst_ = false;  // between a receive() and send_burst_acks()
     RtoBounds rto_bounds_;
     IsnGenerator isn_;

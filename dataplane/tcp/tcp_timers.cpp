@@ -201,7 +201,10 @@ void TcpStack::on_retransmit_timeout(Tcb& t) {
 
 // RFC 8985 7.2: a probe timeout of two smoothed RTTs, plus the peer's worst delayed ACK when one
 // segment is all that is out (its ACK may be held back); only with SACK, outside recovery, one
-// probe per tail, and never later than the RTO. Nanos::max() when no probe applies.
+// probe per tail, and never later than the RTO. Two ticks of the wheel on top, as Linux adds two
+// jiffies (TCP_TIMEOUT_MIN), so that the timer's granularity never fires it early; no floor
+// beyond that: on a path of a tenth of a millisecond a 10 ms floor made every lost tail wait
+// fifty round trips. Nanos::max() when no probe applies.
 // A FIN in flight behind data counts as a segment of its own, as Linux counts packets out: the
 // usual end of a transfer is the last data, then the FIN when the application closes, and a lost
 // last segment must not wait the delayed-ACK allowance (which ran past the RTO) for its probe.
@@ -215,13 +218,20 @@ Nanos TcpStack::probe_timeout(const Tcb& t) const {
     const bool fin_behind_data = t.fin_sent() && !t.fin_acked() && t.bytes_in_flight() > 1;
     if (t.bytes_in_flight() <= t.snd_mss && !fin_behind_data)
         pto = std::max(pto, srtt + srtt / 2 + std::chrono::milliseconds(200));
-    return std::max<Nanos>(pto, std::chrono::milliseconds(10));
+    return pto + 2 * wheel_.tick();
 }
 
 // RFC 8985 7.3: send one new segment if the windows allow, else the last segment again, so that
 // the peer's ACK (with SACK blocks) reveals a lost tail and fast recovery repairs it instead of a
 // timeout. Then the retransmission timer takes over.
 void TcpStack::on_probe_timeout(Tcb& t) {
+    // RFC 8985 7.2: no probe during recovery. A probe timer armed before recovery began (its ACKs
+    // moved nothing, so nothing re-armed it) is the retransmission timer from here on.
+    if (t.in_recovery || t.rto_recovery) {
+        t.timer_kind = TimerKind::Retransmit;
+        wheel_.schedule(t.timer, clock_.now() + t.rtt.rto(rto_bounds_));
+        return;
+    }
     counters_.tcp_tail_loss_probes += 1;
     t.probe_sent = true;
     const auto sent = static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);

@@ -184,12 +184,24 @@ TEST_F(RackTlp, AProbeSendsNewDataBeyondTheCongestionWindow) {
     auto c = start_sending(12 * kMss);
     ASSERT_EQ(info_of(c).bytes_in_flight, info_of(c).cwnd);
 
-    advance(2 * kRtt - 1ms);
-    EXPECT_TRUE(tx.see(take()).empty()) << "the probe timeout is two round trips";
+    advance(2 * kRtt + 2ms - 1ms);
+    EXPECT_TRUE(tx.see(take()).empty()) << "the probe timeout: two round trips and two ticks";
     advance(1ms);
     EXPECT_EQ(tx.see(take()), Offsets{10 * kMss});
     EXPECT_EQ(counters_.tcp_tail_loss_probes, 1u);
     EXPECT_TRUE(tx.retransmitted().empty());
+}
+
+// RFC 8985 7.2: no probe during recovery. The probe timer armed when the first flight left is
+// still running when recovery begins (the ACKs that began it moved nothing); when it expires in
+// recovery it becomes the retransmission timer, and sends nothing beyond what PRR allows.
+TEST_F(RackTlp, NoProbeGoesOutDuringRecovery) {
+    auto c = start_sending(30 * kMss);
+    lose_segment_0(c);
+    advance(kRtt + 2ms + 1ms);  // past the probe timeout armed when the flight left
+    EXPECT_TRUE(tx.see(take()).empty());
+    EXPECT_EQ(counters_.tcp_tail_loss_probes, 0u);
+    EXPECT_TRUE(info_of(c).in_recovery);
 }
 
 // With nothing new to send the probe is the last segment again; the peer's answer SACKs it, and
@@ -200,7 +212,7 @@ TEST_F(RackTlp, AProbesAnswerRevealsTheHoleInFrontOfIt) {
     ack(8 * kMss);  // 8 and 9 lost
     tx.see(take());
 
-    advance(2 * kRtt);
+    advance(2 * kRtt + 2ms);
     EXPECT_EQ(tx.see(take()), Offsets{9 * kMss}) << "the probe: the last segment again";
     EXPECT_EQ(counters_.tcp_tail_loss_probes, 1u);
     advance(kRtt);

@@ -697,7 +697,9 @@ TEST_F(TcpBehaviour, AnAckOwedAgainAfterAnEarlyAckIsNeverLate) {
     advance(10ms);
     ASSERT_TRUE(c.send(bytes("reply")).has_value());
     EXPECT_EQ(expect_one().ack(), peer_seq) << "the reply carries the ACK";
-    advance(10ms);
+    advance(9ms);
+    peer_acks(our_seq + 5);  // the peer is heard from just before "two": no silence before it
+    advance(1ms);
     peer_sends(bytes("two"));
     expect_none();
     advance(19ms);
@@ -709,6 +711,27 @@ TEST_F(TcpBehaviour, AnAckOwedAgainAfterAnEarlyAckIsNeverLate) {
     EXPECT_EQ(counters_.tcp_delayed_acks, 1u);
     advance(config_.delayed_ack);
     expect_none();
+}
+
+// A segment that comes after a silence is acknowledged at the end of its burst, not within the
+// delayed-ACK time: a sender quiet with data unacknowledged was waiting on a timer (a tail loss
+// probe whose flight's ACKs were lost, RFC 8985 7.3), and holding the answer to its probe back
+// by 40 ms added that to every such stall. Inside a stream the delayed ACK stands.
+TEST_F(TcpBehaviour, ASegmentAfterASilenceIsAcknowledgedAtOnce) {
+    auto c = establish_passive(mss_option(1460));
+    peer_sends(bytes("one"));
+    expect_none();
+    advance(1ms);
+    peer_sends(bytes("two"));
+    expect_none();  // one small segment owed after 1 ms: the delayed ACK waits
+    advance(config_.delayed_ack);
+    EXPECT_EQ(expect_one().ack(), peer_seq);
+    advance(5ms);
+    peer_sends(bytes("three"));
+    const Sent ack = expect_one();
+    EXPECT_EQ(ack.ack(), peer_seq) << "after 5 ms of silence the ACK goes at once";
+    EXPECT_TRUE(ack.payload.empty());
+    (void)c;
 }
 
 TEST_F(TcpBehaviour, TwoFullSizedSegmentsAreAckedAtOnce) {

@@ -18,6 +18,7 @@ namespace {
 
 using Fate = SegmentWire::Fate;
 constexpr std::uint32_t kTransfer = 256 * 1024;
+constexpr Nanos kOneWay = std::chrono::milliseconds(5);  // SegmentWire's default
 
 std::byte pattern_byte(std::uint64_t offset) {
     return static_cast<std::byte>((offset * 131 + offset / 251) & 0xff);
@@ -209,6 +210,44 @@ TEST_F(TcpCore, ALostLastSegmentIsProbedForNotWaitedFor) {
     EXPECT_EQ(wire_->dropped(), 1U);
     EXPECT_GE(client().tcp_tail_loss_probes, 1U);
     EXPECT_EQ(client().tcp_timeouts, 0U);
+}
+
+TEST_F(TcpCore, LostAcksCostOneProbeWhoseAnswerIsNotDelayed) {
+    // Each flight here arrives as one burst, and what it carries is acknowledged at the end of it
+    // (burst_acks.hpp): lose those ACKs and the sender hears nothing until its probe timeout
+    // (RFC 8985 7.3). The probe comes after a silence, so the receiver answers it at once instead
+    // of holding the ACK for the delayed-ACK time; the transfer goes on without a timeout.
+    const auto marked = carrying(64 * 1024);
+    std::optional<Nanos> flight_sent;
+    ASSERT_TRUE(transfer([&](const WireSegment& s) {
+        if (marked(s))
+            flight_sent = s.sent_at;
+        const bool pure_ack = !s.from_a && s.payload == 0 && !s.tcp.has(wire::tcp_flag::kSyn) &&
+                              !s.tcp.has(wire::tcp_flag::kFin);
+        // Every ACK the server sends as that flight arrives.
+        if (pure_ack && flight_sent && s.sent_at == *flight_sent + kOneWay)
+            return Fate::Drop;
+        return Fate::Deliver;
+    }));
+    ASSERT_TRUE(flight_sent.has_value());
+    EXPECT_GT(wire_->dropped(), 0U);
+    EXPECT_EQ(client().tcp_tail_loss_probes, 1U);
+    EXPECT_EQ(client().tcp_timeouts, 0U);
+    // The probe is the client's first segment after that flight; the server's answer leaves the
+    // moment the probe arrives.
+    std::optional<Nanos> probe_sent;
+    std::optional<Nanos> answer_sent;
+    for (const WireSegment& s : wire_->log()) {
+        if (s.sent_at <= *flight_sent + kOneWay)
+            continue;
+        if (s.from_a && !probe_sent)
+            probe_sent = s.sent_at;
+        else if (!s.from_a && probe_sent && !answer_sent)
+            answer_sent = s.sent_at;
+    }
+    ASSERT_TRUE(probe_sent.has_value());
+    ASSERT_TRUE(answer_sent.has_value());
+    EXPECT_EQ(*answer_sent - *probe_sent, kOneWay) << "the answer left as the probe arrived";
 }
 
 TEST_F(TcpCore, ADuplicatedSegmentIsDsackedAndCostsNoRetransmission) {
