@@ -138,7 +138,7 @@ bool TcpStack::ack_completes_passive_open(Tcb& t, const wire::TcpHeader& th) {
 // when the handshake needed a retransmission and gave no sample, data starts with 3 s.
 void TcpStack::handshake_rtt(Tcb& t) {
     if (t.rtt_timing) {
-        t.rtt.sample(std::chrono::microseconds(now_us() - t.rack_xmit_us));
+        t.rtt.sample(std::chrono::microseconds(now_us() - t.rack_xmit_us), clock_.now());
     } else if (t.retries > 0 && !t.rtt.has_sample()) {
         t.rtt.lengthen_initial_rto();
     }
@@ -192,7 +192,7 @@ std::uint32_t TcpStack::sack_arrived(Tcb& t, const wire::TcpHeader& th) {
     if (d.oldest_clean_us) {
         const std::uint32_t age_us = now - *d.oldest_clean_us;
         if (static_cast<std::int32_t>(age_us) >= 0)
-            t.rtt.sample(std::chrono::microseconds(age_us));
+            t.rtt.sample(std::chrono::microseconds(age_us), clock_.now());
     }
     rack_advance(t, d);
     return d.bytes;
@@ -221,7 +221,7 @@ bool TcpStack::new_data_acked(Tcb& t, const wire::TcpHeader& th,
     if (d.newest_clean_us) {
         const std::uint32_t age_us = now - *d.newest_clean_us;
         if (static_cast<std::int32_t>(age_us) >= 0) {
-            t.rtt.sample(std::chrono::microseconds(age_us));
+            t.rtt.sample(std::chrono::microseconds(age_us), clock_.now());
             timed = true;
         }
     }

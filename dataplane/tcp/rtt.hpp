@@ -5,7 +5,9 @@
 // Every connection has one, so it is kept small (12 bytes): microseconds in 32 bits (71 minutes,
 // far beyond the 60-second RTO ceiling), and the configured bounds live once in RtoBounds instead
 // of in every connection. The minimum RTT (RFC 8985's RACK.min_RTT) fits the two bytes that were
-// padding, in units of 16 us (up to about one second).
+// padding, in units of 16 us (up to about one second), and when it was taken one byte more, in
+// units of two seconds: a minimum older than five minutes gives way to the next sample, as
+// Linux's windowed filter (tcp_min_rtt_wlen) lets a path that grew longer be seen as such.
 #pragma once
 
 #include <algorithm>
@@ -36,13 +38,18 @@ struct RtoBounds {
 // backoff, and keeping it would cost every connection four bytes.
 class RttEstimator {
   public:
-    // A sample timed in microseconds (a segment's send time): SRTT, RTTVAR and the minimum.
-    void sample(Nanos rtt) {
+    // A sample timed in microseconds (a segment's send time), taken at `now`: SRTT, RTTVAR and
+    // the minimum.
+    void sample(Nanos rtt, Nanos now) {
         const std::int64_t r = RtoBounds::to_us(rtt);
         const auto units =
             static_cast<std::uint16_t>(std::clamp<std::int64_t>(r / kMinRttUnitUs, 1, UINT16_MAX));
-        if (min_rtt_units_ == 0 || units < min_rtt_units_)
+        const auto stamp = min_rtt_stamp(now);
+        const auto age = static_cast<std::uint8_t>(stamp - min_rtt_taken_);
+        if (min_rtt_units_ == 0 || units <= min_rtt_units_ || age >= kMinRttWindowUnits) {
             min_rtt_units_ = units;
+            min_rtt_taken_ = stamp;
+        }
         smooth(r);
     }
     // A sample from a millisecond clock (the timestamp echo, RFC 7323 4): good enough for the
@@ -76,10 +83,9 @@ class RttEstimator {
         return std::chrono::microseconds(std::min<std::uint64_t>(base << backoff_, bounds.max_us));
     }
     Nanos srtt() const { return std::chrono::microseconds(srtt_us_); }
-    // The smallest sample since the connection began, rounded down to 16 us (at least 16); the
-    // smoothed RTT while there is none. Not windowed as Linux's (five minutes): a path that
-    // grows longer keeps its old minimum, and RACK's D-SACK-driven widening of the reordering
-    // window (up to the smoothed RTT) is what makes up for it.
+    // The smallest sample of the last five minutes or so (one taken earlier gives way to the
+    // next sample, whatever it is; a smaller one replaces it at once), rounded down to 16 us (at
+    // least 16); the smoothed RTT while there is none.
     Nanos min_rtt() const {
         return min_rtt_units_ == 0 ? srtt()
                                    : std::chrono::microseconds(min_rtt_units_ * kMinRttUnitUs);
@@ -103,11 +109,21 @@ class RttEstimator {
         backoff_ = 0;
     }
 
+    // The minimum's age counts two-second units in a byte, so it wraps after 512 s without a
+    // sample: a minimum that old may then be kept up to as long again, or replaced early; either
+    // only moves RACK's reordering window.
+    static std::uint8_t min_rtt_stamp(Nanos now) {
+        return static_cast<std::uint8_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(now).count() / 2);
+    }
+
     static constexpr std::int64_t kMinRttUnitUs = 16;
+    static constexpr std::uint8_t kMinRttWindowUnits = 150;  // 300 s, Linux's tcp_min_rtt_wlen
     std::uint32_t srtt_us_ = 0;
     std::uint32_t rttvar_us_ = 0;
-    std::uint8_t backoff_ = 0;
-    bool long_initial_ = false;
+    std::uint8_t backoff_ : 7 = 0;
+    bool long_initial_ : 1 = false;
+    std::uint8_t min_rtt_taken_ = 0;   // min_rtt_stamp() of the minimum's sample
     std::uint16_t min_rtt_units_ = 0;  // 0: no sample yet
 };
 static_assert(sizeof(RttEstimator) == 12, "the estimator is in every TCB");
