@@ -18,7 +18,7 @@ TEST(RttEstimator, TheFirstSampleSetsSrttAndHalfOfItAsRttvar) {
     RttEstimator rtt;
     EXPECT_FALSE(rtt.has_sample());
     rtt.sample(8ms, kStart);
-    EXPECT_EQ(rtt.srtt(), 8ms);    // RFC 6298 2.2
+    EXPECT_EQ(rtt.srtt(), 8ms);  // RFC 6298 2.2
     EXPECT_EQ(rtt.rttvar(), 4ms);
     EXPECT_EQ(rtt.min_rtt(), 8ms);  // 8000 us is 500 units of 16 us exactly
 }
@@ -67,7 +67,9 @@ TEST(RttEstimator, AMinimumSeenAgainStaysInTheWindow) {
     EXPECT_EQ(rtt.min_rtt(), 2ms);
 }
 
-TEST(RttEstimator, StaysTwelveBytes) { EXPECT_EQ(sizeof(RttEstimator), 12U); }
+TEST(RttEstimator, StaysTwelveBytes) {
+    EXPECT_EQ(sizeof(RttEstimator), 12U);
+}
 
 }  // namespace
 }  // namespace sluice::tcp
