@@ -42,6 +42,7 @@ namespace sluice {
     X(tcp_spurious_timeouts)          \
     X(tcp_paced_windows)              \
     X(tcp_pacing_releases)            \
+    X(tcp_restart_windows)            \
     X(tcp_partial_acks)               \
     X(tcp_limited_transmits)          \
     X(tcp_sack_blocks_received)       \

@@ -47,8 +47,18 @@ Pacer::Entry* TcpStack::pacing(Tcb& t, std::uint32_t flight) {
     const Nanos rto = t.rtt.rto(rto_bounds_);
     const auto idle =
         std::chrono::microseconds(static_cast<std::uint32_t>(now_us() - t.idle_since_us));
+    if (idle < rto)
+        return nullptr;
+    // An algorithm that does not pace starts again from RFC 5681 4.1's restart window. (A write
+    // of ten segments or fewer is not looked at: it fits the restart window whatever cwnd is.)
+    if (t.cc.restarts_after_idle()) {
+        t.cc.restart_after_idle(t.snd_mss);
+        t.idle_since_us = now_us();  // once per idle period: the window regrows from here
+        counters_.tcp_restart_windows += 1;
+        return nullptr;
+    }
     const Nanos srtt = t.rtt.srtt();
-    if (idle < rto || srtt < kPacingMinTicksPerRtt * wheel_.tick())
+    if (srtt < kPacingMinTicksPerRtt * wheel_.tick())
         return nullptr;
     const std::uint64_t rate = t.cc.pacing_rate(srtt, /*after_idle=*/true);
     if (rate == 0)
@@ -93,15 +103,16 @@ void TcpStack::output(Tcb& t, bool probe) {
     // pipe (RFC 6675 4), after the lost segments it has room for went again.
     std::uint32_t flight =
         t.in_recovery ? recovery_send(t) : static_cast<std::uint32_t>(t.snd_nxt - t.snd_una);
+    // Pacing (pacer.hpp): new data goes no faster than the entry's budget; the wheel refills it.
+    // Inline, the tests that rule pacing out for a request-response exchange's small answers.
+    // Decided before cwnd is read: after idle, an algorithm that does not pace shrinks it.
+    const bool may_pace = t.paced || (flight == 0 && t.idle_since_us != 0 &&
+                                      t.unsent() > kPacingFirstSegments * std::uint32_t{t.snd_mss});
+    Pacer::Entry* const pace = !probe && may_pace ? pacing(t, flight) : nullptr;
     // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment go.
     const std::uint32_t allowance =
         !t.in_recovery && !t.rto_recovery ? std::min<std::uint32_t>(t.dupacks, 2) * t.snd_mss : 0;
     const std::uint32_t cwnd = t.cc.cwnd + allowance;
-    // Pacing (pacer.hpp): new data goes no faster than the entry's budget; the wheel refills it.
-    // Inline, the tests that rule pacing out for a request-response exchange's small answers.
-    const bool may_pace = t.paced || (flight == 0 && t.idle_since_us != 0 &&
-                                      t.unsent() > kPacingFirstSegments * std::uint32_t{t.snd_mss});
-    Pacer::Entry* const pace = !probe && may_pace ? pacing(t, flight) : nullptr;
     std::uint32_t pace_budget = pace != nullptr ? pace->budget : UINT32_MAX;
     bool held_by_pace = false;
     for (;;) {

@@ -1,6 +1,7 @@
 // Pacing from the timer wheel (pacer.hpp): after an idle period longer than an RTO, CUBIC spreads
 // its window over one smoothed RTT, a quantum per wheel tick after an initial window at once;
-// NewReno, a short RTT or a short pause leave the window to go at once, as before.
+// NewReno starts again from RFC 5681 4.1's restart window; a short RTT or a short pause leave
+// the window to go at once, as before.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -74,9 +75,27 @@ TEST_F(Pacing, CubicSpreadsTheWindowAfterIdleOverTicks) {
     EXPECT_EQ(counters_.tcp_paced_windows, 1u);
 }
 
-// The same with NewReno: the window leaves at once, unpaced.
-TEST_F(Pacing, NewRenoSendsTheWindowAtOnce) {
-    expect_window_at_once(Algorithm::NewReno, 40ms, 2s);
+// The same with NewReno, which does not pace: RFC 5681 4.1's restart window, min(IW, cwnd), ten
+// segments at once and no more until ACKs come; the window regrows from there by slow start
+// (ssthresh is still arbitrarily high).
+TEST_F(Pacing, NewRenoStartsAgainFromTheRestartWindow) {
+    auto c = sent_then_idle(Algorithm::NewReno, 40ms, 2s);
+    send(c, 60 * kMss, 10 * kMss);
+    EXPECT_EQ(tx.see(take()).size(), 10u) << "the restart window";
+    EXPECT_EQ(info_of(c).cwnd, 10 * kMss);
+    EXPECT_EQ(counters_.tcp_restart_windows, 1u);
+    EXPECT_EQ(counters_.tcp_paced_windows, 0u);
+    advance(5ms);
+    EXPECT_TRUE(tx.see(take()).empty()) << "nothing more until an ACK";
+    advance(35ms);
+    ack(20 * kMss);
+    EXPECT_EQ(tx.see(take()).size(), 20u) << "slow start: two for each acknowledged";
+    EXPECT_EQ(counters_.tcp_restart_windows, 1u) << "once per idle period";
+}
+
+// A pause shorter than the RTO is no idle period for NewReno either.
+TEST_F(Pacing, NewRenoKeepsItsWindowAfterAShortPause) {
+    expect_window_at_once(Algorithm::NewReno, 40ms, 100ms);
 }
 
 // A pause shorter than the RTO is no idle period; an RTT of a tick or two cannot be paced by a

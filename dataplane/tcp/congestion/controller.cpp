@@ -28,7 +28,7 @@ std::optional<Algorithm> parse_algorithm(std::string_view name) {
 
 void Controller::start(Algorithm a, std::uint32_t mss) {
     algorithm = a;
-    cwnd = 10U * mss;
+    cwnd = kInitialSegments * mss;
     ssthresh = std::numeric_limits<std::uint32_t>::max();
     w_max = w_est = 0;
     k_ms = 0;

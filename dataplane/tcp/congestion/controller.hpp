@@ -11,6 +11,7 @@
 // Not thread-safe: part of one connection on one worker.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -121,6 +122,12 @@ struct Controller {
     // Fast recovery is over (or a timeout ended it): the epoch's fields are CUBIC's again, with
     // no epoch open.
     void end_prr();
+    // RFC 5681 4.1: after an idle period longer than an RTO an algorithm that does not pace
+    // (NewReno) starts again from the restart window, min(IW, cwnd); CUBIC keeps its window and
+    // paces it instead (pacing_rate()).
+    bool restarts_after_idle() const { return algorithm == Algorithm::NewReno; }
+    void restart_after_idle(std::uint32_t mss) { cwnd = std::min(cwnd, kInitialSegments * mss); }
+    static constexpr std::uint32_t kInitialSegments = 10;  // RFC 6928's initial window
     // Bytes per second to pace at; 0 when the algorithm sends at line rate within cwnd.
     // `after_idle`: the window is about to be sent after an idle period longer than an RTO.
     std::uint64_t pacing_rate(Nanos srtt, bool after_idle) const;
