@@ -23,8 +23,9 @@ std::uint32_t TcpStack::ts_value(const Tcb& t) const {
     return static_cast<std::uint32_t>(ms) + t.ts_offset;
 }
 
-// RFC 6928's initial window: what may leave at once when pacing begins, as from a new connection.
-constexpr std::uint32_t kPacingFirstSegments = 10;
+// RFC 6928's initial window: what may leave at once when pacing begins, as from a new connection
+// (and NewReno's restart window, so a write no larger needs neither).
+constexpr std::uint32_t kPacingFirstSegments = congestion::Controller::kInitialSegments;
 // Below this many wheel ticks per RTT, releasing a quantum per tick paces nothing.
 constexpr std::int64_t kPacingMinTicksPerRtt = 4;
 
@@ -50,7 +51,7 @@ Pacer::Entry* TcpStack::pacing(Tcb& t, std::uint32_t flight) {
     if (idle < rto)
         return nullptr;
     // An algorithm that does not pace starts again from RFC 5681 4.1's restart window. (A write
-    // of ten segments or fewer is not looked at: it fits the restart window whatever cwnd is.)
+    // of an initial window or less is not looked at: it fits the restart window whatever cwnd is.)
     if (t.cc.restarts_after_idle()) {
         t.cc.restart_after_idle(t.snd_mss);
         t.idle_since_us = now_us();  // once per idle period: the window regrows from here
