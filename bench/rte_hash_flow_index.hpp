@@ -6,7 +6,7 @@
 
 #include <rte_hash.h>
 
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/four_tuple.hpp>
 
 namespace sluice::flow {
 

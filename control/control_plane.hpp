@@ -14,10 +14,10 @@
 
 #include <rte_ring.h>
 
+#include <sluice/result.hpp>
 #include "control/listen_registry.hpp"
 #include "control/ports/ephemeral_ports.hpp"
 #include "dataplane/multicore/worker_links.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::control {
 

@@ -18,9 +18,13 @@ namespace {
 constexpr std::size_t kInitialBlocks = 4;
 }  // namespace
 
-Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& options) {
+Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& options,
+                                                           const EngineProgram& program) {
+    if (program.services == nullptr)
+        return Unexpected{std::string("the engine was started without a service registry")};
     std::unique_ptr<Engine> engine(new Engine());
     engine->options_ = options;
+    engine->services_registry_ = program.services;
 
     engine->pool_ = rte_pktmbuf_pool_create("sluice_mbufs", options.mbufs, 256, 0,
                                             RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
@@ -154,6 +158,8 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         engine->workers_.push_back(std::move(worker.value()));
     }
 
+    if (auto st = engine->start_runtimes(program); !st)
+        return Unexpected{st.error()};
     if (auto st = engine->start_services(); !st)
         return Unexpected{st.error()};
     TelemetrySources sources;
@@ -189,42 +195,80 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
             services::ClientFleet& fleet;
         };
         engine->client_poller_ = std::make_unique<FleetPoller>(*engine->client_);
-        first.set_poller(engine->client_poller_.get());
+        engine->runtimes_.front()->chain(engine->client_poller_.get());
     }
     return engine;
 }
 
-std::unique_ptr<api::ListenHandler> Engine::make_service(ServiceKind kind,
-                                                         const tcp::TcpStack& tcp) const {
-    switch (kind) {
-        case ServiceKind::Echo:
-            return std::make_unique<services::EchoService>(tcp.slot_count());
-        case ServiceKind::Discard:
-            return std::make_unique<services::DiscardService>();
-        case ServiceKind::Source:
-            return std::make_unique<services::SourceService>(options_.source_bytes);
-        case ServiceKind::Http:
-            return std::make_unique<services::HttpService>(options_.http_body, tcp.slot_count());
+Status<std::string> Engine::start_runtimes(const EngineProgram& program) {
+    // One ring per ordered pair of workers, a worker's ring to itself included; created here, in
+    // the control thread, and only ever used by the two workers it joins.
+    static std::atomic<unsigned> engines{0};
+    const unsigned engine_number = engines.fetch_add(1);
+    const std::size_t n = workers_.size();
+    message_rings_.assign(n * n, nullptr);
+    for (std::size_t from = 0; from < n; ++from) {
+        for (std::size_t to = 0; to < n; ++to) {
+            const std::string name = "sl_msg_" + std::to_string(engine_number) + "_" +
+                                     std::to_string(from) + "_" + std::to_string(to);
+            rte_ring* r =
+                rte_ring_create_elem(name.c_str(), sizeof(Task), app::WorkerRuntime::kRingSlots,
+                                     rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
+            if (r == nullptr) {
+                return Unexpected{"cannot create the message ring " + name + ": " +
+                                  rte_strerror(rte_errno)};
+            }
+            message_rings_[from * n + to] = r;
+        }
     }
-    return nullptr;
+    for (std::size_t w = 0; w < n; ++w) {
+        app::WorkerRuntimeConfig rc;
+        rc.workers = static_cast<unsigned>(n);
+        rc.stop = &stop_request_;
+        rc.start_hooks = program.start_hooks;
+        for (std::size_t j = 0; j < n; ++j) {
+            rc.to_worker.push_back(message_rings_[w * n + j]);
+            rc.from_worker.push_back(message_rings_[j * n + w]);
+        }
+        runtimes_.push_back(std::make_unique<app::WorkerRuntime>(*workers_[w], std::move(rc)));
+        workers_[w]->set_poller(runtimes_.back().get());
+    }
+    return {};
+}
+
+Result<std::unique_ptr<api::ListenHandler>, std::string> Engine::make_service(
+    const std::string& name, std::size_t w) const {
+    const ServiceEntry* entry = services_registry_->find(name);
+    if (entry == nullptr) {
+        std::string known;
+        for (const std::string& n : services_registry_->names())
+            known += (known.empty() ? "" : ", ") + n;
+        return Unexpected{"unknown service '" + name + "': the services are " +
+                          (known.empty() ? std::string("(none)") : known)};
+    }
+    std::unique_ptr<api::ListenHandler> handler = entry->factory(*runtimes_[w]);
+    if (handler == nullptr)
+        return Unexpected{"service '" + name + "' made no handler for worker " + std::to_string(w)};
+    return handler;
 }
 
 Status<std::string> Engine::start_services() {
     for (const ServiceOption& s : options_.services) {
-        const char* kind = service_name(s.kind);
-        auto held = listeners_->add(wire::Ipv4Address{}, s.port, std::string("service ") + kind);
+        const std::string where = "--serve " + s.service + ":" + std::to_string(s.port);
+        auto held = listeners_->add(wire::Ipv4Address{}, s.port, "service " + s.service);
         if (!held)
-            return Unexpected{"--serve " + std::string(kind) + ":" + std::to_string(s.port) + ": " +
-                              held.error().message};
+            return Unexpected{where + ": " + held.error().message};
         // Installed on every worker, so each accepts what RSS brings it.
-        for (auto& worker : workers_) {
-            tcp::TcpStack& tcp = worker->tcp();
-            std::unique_ptr<api::ListenHandler> service = make_service(s.kind, tcp);
-            if (auto st = tcp.listen(*held, service.get()); !st) {
+        for (std::size_t w = 0; w < workers_.size(); ++w) {
+            auto service = make_service(s.service, w);
+            if (!service)
+                return Unexpected{where + ": " + service.error()};
+            tcp::TcpStack& tcp = workers_[w]->tcp();
+            if (auto st = tcp.listen(*held, service->get()); !st) {
                 return Unexpected{"--serve port " + std::to_string(*held) + ": " +
                                   std::strerror(st.error())};
             }
-            services_.push_back(std::move(service));
+            services_.push_back(std::move(service.value()));
         }
     }
     return {};
@@ -232,19 +276,22 @@ Status<std::string> Engine::start_services() {
 
 Result<std::uint16_t, std::string> Engine::listen_at_runtime(const std::string& service,
                                                              std::uint16_t port) {
-    const std::optional<ServiceKind> kind = service_kind_named(service);
-    if (!kind) {
-        return Unexpected{"unknown service '" + service + "': one of echo, discard, source, http"};
+    // The handlers first: an unknown name or a factory that fails holds no port.
+    std::vector<std::unique_ptr<api::ListenHandler>> made;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+        auto handler = make_service(service, w);
+        if (!handler)
+            return Unexpected{handler.error()};
+        made.push_back(std::move(handler.value()));
     }
     auto held = listeners_->add(wire::Ipv4Address{}, port, "service " + service);
     if (!held)
         return Unexpected{held.error().message};
     auto order = std::make_unique<ListenOrder>();
     order->port = *held;
-    for (auto& worker : workers_) {
-        std::unique_ptr<api::ListenHandler> s = make_service(*kind, worker->tcp());
-        order->handlers.push_back(s.get());
-        runtime_services_.push_back(std::move(s));
+    for (auto& handler : made) {
+        order->handlers.push_back(handler.get());
+        runtime_services_.push_back(std::move(handler));
     }
     if (auto st = carry_out(std::move(order)); !st) {
         listeners_->remove(wire::Ipv4Address{}, *held);
@@ -287,7 +334,10 @@ Status<std::string> Engine::carry_out(std::unique_ptr<ListenOrder> order) {
 
 Engine::~Engine() {
     telemetry_.reset();  // no command may look at what is released below
+    runtimes_.clear();
     workers_.clear();
+    for (rte_ring* r : message_rings_)
+        rte_ring_free(r);
     port_.reset();
     control_.reset();  // its rings may still hold packets of the pool
     rte_mempool_free(pool_);
@@ -310,6 +360,8 @@ int worker_main(void* arg) {
 
 bool Engine::control_turn() {
     control_->poll();
+    if (stop_request_.requested.load(std::memory_order_acquire))
+        return true;
     if (client_ != nullptr && client_->finished())
         return true;
     return options_.duration.count() > 0 && std::chrono::steady_clock::now() >= deadline_;
@@ -368,6 +420,8 @@ void Engine::run_on_lcores(std::atomic<bool>& stop, const std::vector<unsigned>&
 }
 
 int Engine::exit_status() const {
+    if (stop_request_.requested.load(std::memory_order_acquire))
+        return stop_request_.status.load();
     if (client_ == nullptr)
         return 0;
     return client_->succeeded() ? 0 : 1;

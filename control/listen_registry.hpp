@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
+#include <sluice/result.hpp>
 
 namespace sluice::control {
 

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string_view>
 
-#include "dataplane/tcp/state.hpp"
+#include <sluice/tcp_state.hpp>
 
 namespace sluice::control {
 

@@ -64,6 +64,8 @@ class Worker {
     NetStack& net() { return *net_; }
     tcp::TcpStack& tcp() { return *tcp_; }
     const WorkerCounters& counters() const { return counters_; }
+    // The time of the current loop turn.
+    const Clock& clock() const { return clock_; }
     std::uint16_t id() const { return config_.id; }
     // For other threads: a consistent snapshot of this worker, taken between two loop turns.
     InspectionMailbox& inspection() { return inspection_; }

@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <sluice/result.hpp>
 #include "dataplane/timers/clock.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::drivers {
 

@@ -7,7 +7,7 @@
 #include <span>
 #include <string>
 
-#include "dataplane/util/result.hpp"
+#include <sluice/result.hpp>
 #include "drivers/fault_profile.hpp"
 
 namespace sluice::drivers {

@@ -13,8 +13,8 @@
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
+#include <sluice/result.hpp>
 #include "drivers/capabilities.hpp"
 
 namespace sluice::drivers {

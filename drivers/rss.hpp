@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <sluice/result.hpp>
 #include "dataplane/flow/rss_model.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::drivers {
 

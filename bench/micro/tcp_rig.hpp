@@ -19,8 +19,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <sluice/connection.hpp>
 #include "bench/micro/micro_environment.hpp"
-#include "dataplane/api/connection.hpp"
 #include "dataplane/flow/rss_model.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "dataplane/wire/tcp.hpp"

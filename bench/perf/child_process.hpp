@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/util/result.hpp"
+#include <sluice/result.hpp>
 
 namespace sluice::perf {
 

@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include <sluice/result.hpp>
 #include "bench/perf/workload.hpp"
 #include "dataplane/net/tcp_checksums.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::perf {
 

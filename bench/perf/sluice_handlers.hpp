@@ -10,9 +10,9 @@
 #include <cstdint>
 #include <vector>
 
+#include <sluice/connection.hpp>
 #include "bench/perf/histogram.hpp"
 #include "bench/perf/workload.hpp"
-#include "dataplane/api/connection.hpp"
 #include "dataplane/tcp/tcp_stack.hpp"
 
 namespace sluice::perf {

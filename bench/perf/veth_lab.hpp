@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "dataplane/util/result.hpp"
+#include <sluice/result.hpp>
 
 namespace sluice::perf {
 

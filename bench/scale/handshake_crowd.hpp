@@ -11,7 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 namespace sluice::bench {
 

@@ -5,7 +5,7 @@
 //   [arp]       entries timeout
 //   [tcp]       max-connections msl nagle keepalive send-buffer receive-buffer initial-rto
 //               ephemeral-ports steering
-//   [services]  serve (repeatable, KIND:PORT as for --serve) http-body source-bytes
+//   [services]  serve (repeatable, NAME:PORT as for --serve) http-body source-bytes
 //   [client]    connect bytes
 //
 // Comments start with ';' (rte_cfgfile's), anywhere on a line. deploy/sluice.ini shows every key.
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <sluice/result.hpp>
 #include "control/config/options.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::control {
 

@@ -278,29 +278,6 @@ Refusal set_steering(EngineOptions& o, const std::string& value) {
 
 }  // namespace
 
-std::optional<ServiceKind> service_kind_named(std::string_view name) {
-    for (const ServiceKind k :
-         {ServiceKind::Echo, ServiceKind::Discard, ServiceKind::Source, ServiceKind::Http}) {
-        if (name == service_name(k))
-            return k;
-    }
-    return std::nullopt;
-}
-
-const char* service_name(ServiceKind kind) {
-    switch (kind) {
-        case ServiceKind::Echo:
-            return "echo";
-        case ServiceKind::Discard:
-            return "discard";
-        case ServiceKind::Source:
-            return "source";
-        case ServiceKind::Http:
-            return "http";
-    }
-    return "?";
-}
-
 namespace {
 
 Refusal add_service(EngineOptions& o, const std::string& value) {
@@ -311,17 +288,20 @@ Refusal add_service(EngineOptions& o, const std::string& value) {
         colon == std::string::npos
             ? 0
             : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535).value_or(0);
-    const std::optional<ServiceKind> named = service_kind_named(kind);
-    if (!named)
-        return "the service must be echo, discard, source or http, as KIND:PORT (e.g. http:80)";
-    const ServiceKind k = *named;
+    if (std::find(o.service_names.begin(), o.service_names.end(), kind) == o.service_names.end()) {
+        std::string known;
+        for (const std::string& name : o.service_names)
+            known += (known.empty() ? "" : ", ") + name;
+        return "unknown service '" + kind + "': the services are " +
+               (known.empty() ? std::string("(none)") : known) + ", as NAME:PORT (e.g. http:80)";
+    }
     if (port == 0)
-        return "expected KIND:PORT with a port from 1 to 65535, e.g. http:80";
+        return "expected NAME:PORT with a port from 1 to 65535, e.g. http:80";
     for (const ServiceOption& s : o.services) {
         if (s.port == port)
             return "port " + std::to_string(port) + " already has a service";
     }
-    o.services.push_back({k, port});
+    o.services.push_back({kind, port});
     return std::nullopt;
 }
 
@@ -517,8 +497,8 @@ std::span<const Setting> settings() {
     return kSettings;
 }
 
-std::string usage() {
-    return R"(usage: sluice [EAL options] -- --addr IP/PREFIX [options]
+std::string usage(std::string_view program) {
+    return "usage: " + std::string(program) + R"( [EAL options] -- --addr IP/PREFIX [options]
 
 EAL options are DPDK's own (-l CORES, --vdev DEVICE, -a PCI, --no-huge, -m MB, --log-level ...).
 
@@ -546,9 +526,8 @@ Engine options:
   --duration SECONDS      stop after this long (default: run until SIGINT or SIGTERM)
 
 TCP services and client:
-  --serve KIND:PORT       run a service on a port (repeatable); KIND is echo, discard, source
-                          (sends --source-bytes then closes) or http (answers GET/HEAD with
-                          --http-body bytes, or N bytes for the path /bytes/N)
+  --serve NAME:PORT       run a service on a port, on every worker (repeatable); the services
+                          are listed under "Services" below
   --http-body BYTES       the HTTP response body size (0-17179869184, default 1024)
   --source-bytes BYTES    what the source service sends (default 1048576)
   --connect IP:PORT       connect there, send --client-bytes of the test pattern, half-close, read
@@ -585,7 +564,8 @@ TCP settings:
 )";
 }
 
-Result<EngineOptions, std::string> parse_options(const std::vector<std::string>& args) {
+Result<EngineOptions, std::string> parse_options(const std::vector<std::string>& args,
+                                                 const std::vector<std::string>& services) {
     struct FlagValue {
         const Setting* setting;
         std::string flag;
@@ -621,6 +601,7 @@ Result<EngineOptions, std::string> parse_options(const std::vector<std::string>&
     }
 
     OptionsBuilder builder;
+    builder.options().service_names = services;
     if (config) {
         auto entries = read_config_file(*config);
         if (!entries)

@@ -11,20 +11,16 @@
 #include <string_view>
 #include <vector>
 
+#include <sluice/addresses.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/tcp/congestion/controller.hpp"
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
 
 namespace sluice::control {
 
-enum class ServiceKind : std::uint8_t { Echo, Discard, Source, Http };
-// "echo", "discard", "source", "http": as --serve and `sluicectl listen` spell them.
-std::optional<ServiceKind> service_kind_named(std::string_view name);
-const char* service_name(ServiceKind kind);
-
+// --serve NAME:PORT: a service the program registered (service_registry.hpp), on a port.
 struct ServiceOption {
-    ServiceKind kind;
+    std::string service;
     std::uint16_t port;
 };
 
@@ -59,6 +55,8 @@ struct EngineOptions {
     // for more ephemeral ports than one address has.
     std::vector<wire::Ipv4Address> local_addresses;
 
+    // The names --serve may use: the services the program registered, given to parse_options.
+    std::vector<std::string> service_names;
     std::vector<ServiceOption> services;
     std::uint64_t http_body = 1024;
     std::uint64_t source_bytes = 1 << 20;
@@ -113,10 +111,12 @@ std::span<const Setting> settings();
 
 // Parses `args` (without the program name). `--config FILE` is read first, wherever it stands;
 // the other flags then override the file's values, and a repeated flag (--serve) replaces the
-// file's list. Returns the options, or a message for the operator.
-Result<EngineOptions, std::string> parse_options(const std::vector<std::string>& args);
+// file's list. `services` are the names --serve and serve = may use (the program's registry).
+// Returns the options, or a message for the operator.
+Result<EngineOptions, std::string> parse_options(const std::vector<std::string>& args,
+                                                 const std::vector<std::string>& services);
 
-// Usage text for `sluice -- --help`.
-std::string usage();
+// Usage text for `PROGRAM -- --help`: the engine's options (the program adds its services).
+std::string usage(std::string_view program);
 
 }  // namespace sluice::control

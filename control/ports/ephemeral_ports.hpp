@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 namespace sluice::control {
 

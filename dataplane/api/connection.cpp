@@ -1,4 +1,4 @@
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 
 #include "dataplane/tcp/tcp_stack.hpp"
 

@@ -1,4 +1,4 @@
-#include "dataplane/api/sockets.hpp"
+#include <sluice/sockets.hpp>
 
 #include <algorithm>
 

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/four_tuple.hpp>
 #include "dataplane/flow/open_addressing_index.hpp"
 #include "dataplane/flow/rss_model.hpp"
 

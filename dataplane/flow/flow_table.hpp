@@ -18,10 +18,10 @@
 #include <string>
 #include <vector>
 
+#include <sluice/four_tuple.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/flow/flow_hash.hpp"
-#include "dataplane/flow/four_tuple.hpp"
 #include "dataplane/flow/open_addressing_index.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::flow {
 

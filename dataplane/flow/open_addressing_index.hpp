@@ -43,8 +43,8 @@
 #include <rte_memory.h>
 #include <rte_prefetch.h>
 
-#include "dataplane/flow/four_tuple.hpp"
-#include "dataplane/util/result.hpp"
+#include <sluice/four_tuple.hpp>
+#include <sluice/result.hpp>
 
 namespace sluice::flow {
 

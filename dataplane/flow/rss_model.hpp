@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/four_tuple.hpp>
 
 namespace sluice::flow {
 

@@ -19,9 +19,9 @@
 #include <optional>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
+#include <sluice/tcp_state.hpp>
 #include "dataplane/stats/counters.hpp"
-#include "dataplane/tcp/state.hpp"
 
 namespace sluice {
 

@@ -15,9 +15,9 @@
 #include <rte_hash.h>
 #include <rte_mbuf.h>
 
+#include <sluice/addresses.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/timers/clock.hpp"
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
 
 namespace sluice {
 

@@ -13,13 +13,13 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <sluice/addresses.hpp>
 #include "dataplane/buffers/tx_batch.hpp"
 #include "dataplane/net/neighbor_cache.hpp"
 #include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/net/transport.hpp"
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/timers/clock.hpp"
-#include "dataplane/wire/addresses.hpp"
 #include "dataplane/wire/arp.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"

@@ -8,8 +8,8 @@
 
 #include <rte_mbuf.h>
 
+#include <sluice/addresses.hpp>
 #include "dataplane/net/tcp_checksums.hpp"
-#include "dataplane/wire/addresses.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"
 

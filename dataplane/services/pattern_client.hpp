@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 #include "dataplane/tcp/tcp_stack.hpp"
 
 namespace sluice::services {

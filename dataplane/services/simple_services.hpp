@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 
 namespace sluice::services {
 

@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/four_tuple.hpp>
 #include "dataplane/tcp/seq.hpp"
 #include "dataplane/timers/clock.hpp"
 

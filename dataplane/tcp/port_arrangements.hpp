@@ -10,7 +10,7 @@
 
 #include <rte_mbuf.h>
 
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/four_tuple.hpp>
 #include "dataplane/tcp/local_port_pool.hpp"
 
 namespace sluice::tcp {

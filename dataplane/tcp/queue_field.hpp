@@ -11,7 +11,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
-#include "dataplane/util/result.hpp"
+#include <sluice/result.hpp>
 
 namespace sluice::tcp {
 

@@ -20,8 +20,8 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include <sluice/result.hpp>
 #include "dataplane/tcp/queue_field.hpp"
-#include "dataplane/util/result.hpp"
 
 namespace sluice::tcp {
 

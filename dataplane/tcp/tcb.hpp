@@ -4,14 +4,14 @@
 
 #include <cstdint>
 
-#include "dataplane/api/connection.hpp"
-#include "dataplane/flow/four_tuple.hpp"
+#include <sluice/connection.hpp>
+#include <sluice/four_tuple.hpp>
+#include <sluice/tcp_state.hpp>
 #include "dataplane/tcp/congestion/controller.hpp"
 #include "dataplane/tcp/receive_queue.hpp"
 #include "dataplane/tcp/rtt.hpp"
 #include "dataplane/tcp/send_queue.hpp"
 #include "dataplane/tcp/seq.hpp"
-#include "dataplane/tcp/state.hpp"
 #include "dataplane/timers/timer_wheel.hpp"
 
 namespace sluice::tcp {

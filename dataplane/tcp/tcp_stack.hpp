@@ -20,7 +20,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 #include "dataplane/flow/flow_table.hpp"
 #include "dataplane/net/transport.hpp"
 #include "dataplane/stats/counters.hpp"

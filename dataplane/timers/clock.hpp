@@ -5,11 +5,9 @@
 #include <chrono>
 #include <cstdint>
 
-namespace sluice {
+#include <sluice/time.hpp>
 
-// Nanoseconds since the clock's own epoch. Only differences between two readings of the same clock
-// mean anything.
-using Nanos = std::chrono::nanoseconds;
+namespace sluice {
 
 // A clock reading kept in 32 bits, for per-connection times that matter only as ages (a TCB
 // holds several, and ten million TCBs must stay small): `Unit`s since the clock's epoch, modulo

@@ -1,4 +1,4 @@
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 #include <charconv>
 #include <cstdio>

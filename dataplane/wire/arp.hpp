@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <span>
 
+#include <sluice/addresses.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/stats/drop_reason.hpp"
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
 
 namespace sluice::wire {
 

@@ -8,7 +8,7 @@
 
 #include <rte_ip.h>
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 
 namespace sluice::wire {
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <span>
 
+#include <sluice/byte_order.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/stats/drop_reason.hpp"
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/byte_order.hpp"
 
 namespace sluice::wire {
 

@@ -1,6 +1,6 @@
 #include "dataplane/wire/ipv4.hpp"
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 #include "dataplane/wire/checksum.hpp"
 
 namespace sluice::wire {

@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <span>
 
+#include <sluice/addresses.hpp>
+#include <sluice/byte_order.hpp>
+#include <sluice/result.hpp>
 #include "dataplane/stats/drop_reason.hpp"
-#include "dataplane/util/result.hpp"
-#include "dataplane/wire/addresses.hpp"
-#include "dataplane/wire/byte_order.hpp"
 
 namespace sluice::wire {
 

@@ -2,7 +2,7 @@
 
 #include <cassert>
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 #include "dataplane/wire/checksum.hpp"
 
 namespace sluice::wire {

@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 #include "dataplane/wire/arp.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"

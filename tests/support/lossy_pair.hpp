@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 #include "dataplane/stats/counters.hpp"
 #include "dataplane/timers/clock.hpp"
 #include "drivers/faulty_link.hpp"

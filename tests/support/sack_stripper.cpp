@@ -1,6 +1,6 @@
 #include "tests/support/sack_stripper.hpp"
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 #include "dataplane/wire/checksum.hpp"
 #include "dataplane/wire/ethernet.hpp"
 #include "dataplane/wire/ipv4.hpp"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 #include "dataplane/net/net_stack.hpp"
 #include "dataplane/tcp/tcp_stack.hpp"
 #include "dataplane/wire/tcp.hpp"

@@ -5,7 +5,7 @@
 #include <array>
 #include <cstdint>
 
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 namespace sluice::test {
 

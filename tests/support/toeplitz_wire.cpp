@@ -6,7 +6,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 #include "tests/support/eal_environment.hpp"
 
 namespace sluice::test {

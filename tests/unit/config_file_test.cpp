@@ -16,6 +16,9 @@
 namespace sluice::control {
 namespace {
 
+// The built-in services, as the sluice binary registers them.
+const std::vector<std::string> kServices{"echo", "discard", "source", "http"};
+
 namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
@@ -40,7 +43,7 @@ class TempFile {
 };
 
 std::string error_of(const Args& args) {
-    auto r = parse_options(args);
+    auto r = parse_options(args, kServices);
     EXPECT_FALSE(r.has_value());
     return r.has_value() ? std::string{} : r.error();
 }
@@ -126,7 +129,7 @@ parallel = 50
 
 TEST(ConfigFile, EveryKeyReachesItsSetting) {
     TempFile f(kEveryKey);
-    auto r = parse_options({"--config", f.path()});
+    auto r = parse_options({"--config", f.path()}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->config_file, f.path());
     EXPECT_EQ(r->address.address, wire::Ipv4Address::from_octets(192, 168, 7, 9));
@@ -160,9 +163,9 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->ephemeral_ports.high, 20063);
     EXPECT_EQ(r->steering, Steering::Software);
     ASSERT_EQ(r->services.size(), 2u);
-    EXPECT_EQ(r->services[0].kind, ServiceKind::Echo);
+    EXPECT_EQ(r->services[0].service, "echo");
     EXPECT_EQ(r->services[0].port, 7);
-    EXPECT_EQ(r->services[1].kind, ServiceKind::Http);
+    EXPECT_EQ(r->services[1].service, "http");
     EXPECT_EQ(r->services[1].port, 8080);
     EXPECT_EQ(r->http_body, 77u);
     EXPECT_EQ(r->source_bytes, 99u);
@@ -196,7 +199,7 @@ TEST(ConfigFile, EntriesCarryTheirPlace) {
 
 TEST(ConfigFile, CrLfAndCommentsAndEmptySections) {
     TempFile f("; top\r\n[arp]\r\n[engine] ; the engine\r\naddr = 10.0.0.2/24\r\nvlan = 9;x\r\n");
-    auto r = parse_options({"--config", f.path()});
+    auto r = parse_options({"--config", f.path()}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->vlan_id, 9);
 }
@@ -207,11 +210,11 @@ TEST(ConfigFile, LinesUpToRteCfgfilesLimit) {
     const std::string head = "[engine]\naddr = 10.0.0.2/24\nvlan = 5 ;";
     const std::string fits = head + std::string(322 - 10, 'c');
     TempFile f(fits + "\n");
-    auto r = parse_options({"--config", f.path()});
+    auto r = parse_options({"--config", f.path()}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->vlan_id, 5);
     TempFile no_newline(fits);
-    EXPECT_TRUE(parse_options({"--config", no_newline.path()}).has_value());
+    EXPECT_TRUE(parse_options({"--config", no_newline.path()}, kServices).has_value());
     EXPECT_EQ(file_error(fits + "c\n"), "FILE:3: longer than 322 characters");
 }
 
@@ -221,7 +224,8 @@ TEST(ConfigFile, CommandLineOverridesTheFileWhereverConfigStands) {
         "[tcp]\nmsl = 5\nnagle = no\n"
         "[services]\nserve = http:80\nserve = echo:7\n");
     auto r = parse_options({"--msl", "9", "--serve", "discard:9", "--serve", "echo:7", "--config",
-                            f.path(), "--addr", "10.0.1.2/24"});
+                            f.path(), "--addr", "10.0.1.2/24"},
+                           kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->address.address, wire::Ipv4Address::from_octets(10, 0, 1, 2));
     EXPECT_EQ(r->msl.count(), 9);
@@ -229,8 +233,8 @@ TEST(ConfigFile, CommandLineOverridesTheFileWhereverConfigStands) {
     EXPECT_TRUE(r->nodelay);   // likewise
     // A repeated flag replaces the file's list: echo:7 is not a second service on port 7.
     ASSERT_EQ(r->services.size(), 2u);
-    EXPECT_EQ(r->services[0].kind, ServiceKind::Discard);
-    EXPECT_EQ(r->services[1].kind, ServiceKind::Echo);
+    EXPECT_EQ(r->services[0].service, "discard");
+    EXPECT_EQ(r->services[1].service, "echo");
     // The list not given on the command line stays.
     ASSERT_EQ(r->local_addresses.size(), 1u);
 
@@ -292,10 +296,10 @@ TEST(ConfigFile, BadValuesNameFileLineSectionKeyAndWhatIsAllowed) {
          "<= HI and at least 64 of them, e.g. 49152-65535"},
         {"tcp", "steering = fast", "[tcp] steering 'fast': expected auto, rss or software"},
         {"services", "serve = ftp:21",
-         "[services] serve 'ftp:21': the service must be echo, discard, source or http, as "
-         "KIND:PORT (e.g. http:80)"},
+         "[services] serve 'ftp:21': unknown service 'ftp': the services are echo, discard, "
+         "source, http, as NAME:PORT (e.g. http:80)"},
         {"services", "serve = http",
-         "[services] serve 'http': expected KIND:PORT with a port from 1 to 65535, e.g. http:80"},
+         "[services] serve 'http': expected NAME:PORT with a port from 1 to 65535, e.g. http:80"},
         {"services", "http-body = 17179869185",
          "[services] http-body '17179869185': expected bytes from 0 to 17179869184"},
         {"services", "source-bytes = x",
@@ -382,13 +386,13 @@ TEST(ConfigFile, ConfigFlagItself) {
     EXPECT_EQ(error_of({"--addr", "10.0.0.2/24", "--config"}),
               "--config needs a value (see --help)");
     EXPECT_EQ(error_of({"--config", ""}), "--config '': expected a file name");
-    EXPECT_NE(usage().find("--config FILE"), std::string::npos);
+    EXPECT_NE(usage("sluice").find("--config FILE"), std::string::npos);
 }
 
 TEST(ConfigFile, TheExampleInDeployParsesToTheDefaults) {
     const fs::path example = example_config();
     ASSERT_FALSE(example.empty()) << "deploy/sluice.ini not found from " << __FILE__;
-    auto r = parse_options({"--config", example.string()});
+    auto r = parse_options({"--config", example.string()}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
 
     // Apart from the required address, the example sets every key that has a default to it.

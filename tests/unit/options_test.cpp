@@ -7,16 +7,19 @@
 namespace sluice::control {
 namespace {
 
+// The built-in services, as the sluice binary registers them.
+const std::vector<std::string> kServices{"echo", "discard", "source", "http"};
+
 using Args = std::vector<std::string>;
 
 std::string error_of(const Args& args) {
-    auto r = parse_options(args);
+    auto r = parse_options(args, kServices);
     EXPECT_FALSE(r.has_value());
     return r.has_value() ? std::string{} : r.error();
 }
 
 TEST(Options, MinimalCommandLine) {
-    auto r = parse_options({"--addr", "10.0.0.2/24"});
+    auto r = parse_options({"--addr", "10.0.0.2/24"}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->address.address, wire::Ipv4Address::from_octets(10, 0, 0, 2));
     EXPECT_EQ(r->address.prefix_length, 24);
@@ -28,10 +31,11 @@ TEST(Options, MinimalCommandLine) {
 }
 
 TEST(Options, EveryFlag) {
-    auto r = parse_options({"--addr", "192.168.7.9/16", "--gateway", "192.168.0.1", "--port",
-                            "net_tap0,iface=x", "--vlan", "42", "--mtu", "9000", "--mbufs", "16383",
-                            "--arp-entries", "4096", "--arp-timeout", "60", "--no-offloads",
-                            "--duration", "5"});
+    auto r = parse_options(
+        {"--addr", "192.168.7.9/16", "--gateway", "192.168.0.1", "--port", "net_tap0,iface=x",
+         "--vlan", "42", "--mtu", "9000", "--mbufs", "16383", "--arp-entries", "4096",
+         "--arp-timeout", "60", "--no-offloads", "--duration", "5"},
+        kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->gateway, wire::Ipv4Address::from_octets(192, 168, 0, 1));
     EXPECT_EQ(r->port, "net_tap0,iface=x");
@@ -48,14 +52,14 @@ TEST(Options, TcpChecksumModes) {
     for (const auto& [text, mode] : {std::pair{"full", TcpChecksums::Full},
                                      std::pair{"trust-received", TcpChecksums::TrustReceived},
                                      std::pair{"off", TcpChecksums::Off}}) {
-        auto r = parse_options({"--addr", "10.0.0.2/24", "--tcp-checksums", text});
+        auto r = parse_options({"--addr", "10.0.0.2/24", "--tcp-checksums", text}, kServices);
         ASSERT_TRUE(r.has_value()) << r.error();
         EXPECT_EQ(r->tcp_checksums, mode) << text;
     }
 }
 
 TEST(Options, NewFlagsHaveTheirDefaults) {
-    auto r = parse_options({"--addr", "10.0.0.2/24"});
+    auto r = parse_options({"--addr", "10.0.0.2/24"}, kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_TRUE(r->config_file.empty());
     EXPECT_EQ(r->workers, 1u);
@@ -70,10 +74,11 @@ TEST(Options, NewFlagsHaveTheirDefaults) {
 }
 
 TEST(Options, NewFlags) {
-    auto r = parse_options({"--addr", "10.0.0.2/24", "--workers", "64", "--ephemeral-ports",
-                            "1024-1087", "--steering", "rss", "--send-buffer", "4096",
-                            "--receive-buffer", "67108864", "--initial-rto", "60000",
-                            "--local-addr", "10.0.0.3", "--local-addr", "192.0.2.1"});
+    auto r = parse_options(
+        {"--addr", "10.0.0.2/24", "--workers", "64", "--ephemeral-ports", "1024-1087", "--steering",
+         "rss", "--send-buffer", "4096", "--receive-buffer", "67108864", "--initial-rto", "60000",
+         "--local-addr", "10.0.0.3", "--local-addr", "192.0.2.1"},
+        kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->workers, 64u);
     EXPECT_EQ(r->ephemeral_ports.low, 1024);
@@ -87,7 +92,8 @@ TEST(Options, NewFlags) {
     EXPECT_EQ(r->local_addresses[1], wire::Ipv4Address::from_octets(192, 0, 2, 1));
 
     r = parse_options({"--addr", "10.0.0.2/24", "--steering", "software", "--initial-rto", "200",
-                       "--ephemeral-ports", "65472-65535", "--ooo-worker-segments", "4194303"});
+                       "--ephemeral-ports", "65472-65535", "--ooo-worker-segments", "4194303"},
+                      kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->out_of_order_worker_segments, 4194303u);
     EXPECT_EQ(r->steering, Steering::Software);
@@ -163,7 +169,8 @@ TEST(Options, GatewayMustBeOnTheSubnet) {
     const std::string e = error_of({"--addr", "10.0.0.2/24", "--gateway", "10.0.1.1"});
     EXPECT_NE(e.find("--gateway '10.0.1.1'"), std::string::npos) << e;
     EXPECT_NE(e.find("10.0.0.2/24"), std::string::npos) << e;
-    EXPECT_FALSE(parse_options({"--addr", "10.0.0.2/24", "--gateway", "10.0.0.2"}).has_value());
+    EXPECT_FALSE(
+        parse_options({"--addr", "10.0.0.2/24", "--gateway", "10.0.0.2"}, kServices).has_value());
 }
 
 TEST(Options, NumbersOutOfRangeNameTheirRange) {
@@ -186,7 +193,7 @@ TEST(Options, UnknownOptionAndMissingValue) {
 }
 
 TEST(Options, UsageMentionsEveryFlag) {
-    const std::string u = usage();
+    const std::string u = usage("sluice");
     for (const char* flag : {"--addr", "--gateway", "--port", "--vlan", "--mtu", "--mbufs",
                              "--arp-entries", "--arp-timeout", "--no-offloads", "--duration"}) {
         EXPECT_NE(u.find(flag), std::string::npos) << flag;

@@ -1,6 +1,6 @@
 // The socket-like layer: a classic non-blocking server and client written against it, driven by
 // the peer's segments, with readiness from wait().
-#include "dataplane/api/sockets.hpp"
+#include <sluice/sockets.hpp>
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 #include "tests/support/eal_environment.hpp"
 #include "tests/support/segment_wire.hpp"
 #include "tests/support/test_link.hpp"

@@ -1,5 +1,5 @@
 // MAC and IPv4 addresses: text conversion, wire conversion and subnet arithmetic.
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 #include <array>
 #include <bit>

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 #include "tests/support/ring_port.hpp"
 
 namespace sluice::wire {

@@ -16,17 +16,11 @@
 #include <optional>
 #include <string_view>
 
+#include <sluice/congestion.hpp>
+
 #include "dataplane/timers/clock.hpp"
 
 namespace sluice::tcp::congestion {
-
-enum class Algorithm : std::uint8_t { NewReno, Cubic };
-
-inline constexpr Algorithm kDefaultAlgorithm = Algorithm::Cubic;
-
-std::string_view algorithm_name(Algorithm a);
-// "newreno" or "cubic"; nothing for anything else.
-std::optional<Algorithm> parse_algorithm(std::string_view name);
 
 // What an acknowledgment of new data tells the controller.
 struct AckSample {

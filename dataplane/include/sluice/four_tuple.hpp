@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dataplane/wire/addresses.hpp"
+#include <sluice/addresses.hpp>
 
 namespace sluice::flow {
 

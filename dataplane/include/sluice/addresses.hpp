@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "dataplane/wire/byte_order.hpp"
+#include <sluice/byte_order.hpp>
 
 namespace sluice::wire {
 
@@ -93,3 +93,10 @@ struct Ipv4Interface {
 };
 
 }  // namespace sluice::wire
+
+namespace sluice {
+// A program's short names for them.
+using wire::Ipv4Address;
+using wire::Ipv4Interface;
+using wire::MacAddress;
+}  // namespace sluice

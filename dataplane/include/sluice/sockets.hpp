@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "dataplane/api/connection.hpp"
+#include <sluice/connection.hpp>
 
 namespace sluice::api {
 

@@ -13,11 +13,11 @@
 
 #include <rte_mbuf.h>
 
-#include "dataplane/flow/four_tuple.hpp"
-#include "dataplane/tcp/congestion/controller.hpp"
-#include "dataplane/tcp/state.hpp"
-#include "dataplane/timers/clock.hpp"
-#include "dataplane/util/result.hpp"
+#include <sluice/congestion.hpp>
+#include <sluice/four_tuple.hpp>
+#include <sluice/result.hpp>
+#include <sluice/tcp_state.hpp>
+#include <sluice/time.hpp>
 
 namespace sluice::tcp {
 class TcpStack;

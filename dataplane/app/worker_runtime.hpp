@@ -1,0 +1,106 @@
+// The engine's side of a WorkerContext (sluice/application.hpp): a worker as a program sees it.
+// Each loop turn it runs the messages other workers sent this one, then the timers that are due,
+// then the engine's own client if this worker has one. Everything is sized at start: messages
+// travel by copy through one single-producer single-consumer rte_ring per pair of workers, and
+// timers live in a fixed array ordered by an indexed binary heap. Nothing is allocated and
+// nothing locked per message or timer (docs/architecture.md rule 1).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include <rte_ring.h>
+
+#include <sluice/application.hpp>
+
+#include "dataplane/worker.hpp"
+
+namespace sluice::app {
+
+// How a program asks the whole engine to stop; shared by all workers and read by the control
+// loop, written once.
+struct StopRequest {
+    std::atomic<bool> requested{false};
+    std::atomic<int> status{0};
+    void ask(int s) {
+        bool expected = false;
+        if (requested.compare_exchange_strong(expected, true))
+            status.store(s);
+    }
+};
+
+struct WorkerRuntimeConfig {
+    unsigned workers = 1;
+    std::uint32_t timer_capacity = 4096;
+    // [j]: this worker -> worker j, and worker j -> this worker (both include this worker's own
+    // ring at [id]). Rings of Task elements, single producer and single consumer.
+    std::vector<rte_ring*> to_worker;
+    std::vector<rte_ring*> from_worker;
+    StopRequest* stop = nullptr;
+    // Run once on the worker's thread at the start of its first turn.
+    std::vector<std::function<void(WorkerContext&)>> start_hooks;
+};
+
+class WorkerRuntime final : public WorkerContext, public Poller {
+  public:
+    // Messages each ring may hold; a full ring refuses with EAGAIN.
+    static constexpr unsigned kRingSlots = 1024;
+    // Messages taken from each ring per turn, so that a flood from one worker cannot starve the
+    // network.
+    static constexpr unsigned kMessagesPerTurn = 64;
+
+    WorkerRuntime(Worker& worker, WorkerRuntimeConfig config);
+
+    // Another poller (the engine's client) run after the program's work each turn.
+    void chain(Poller* next) { next_ = next; }
+
+    // WorkerContext
+    unsigned id() const override { return worker_.id(); }
+    unsigned count() const override { return config_.workers; }
+    std::uint32_t connection_slots() const override;
+    Result<api::Connection, api::Errno> connect(Ipv4Address ip, std::uint16_t port,
+                                                api::ConnectionHandler* handler) override;
+    bool cancel(TimerId id) override;
+    Nanos now() const override;
+    void stop(int status) override;
+    Status<api::Errno> post(unsigned to, const Task& task) override;
+    Result<TimerId, api::Errno> arm(Nanos delay, const Task& task) override;
+
+    // Poller
+    void poll() override;
+
+    std::uint64_t messages_run() const { return messages_run_; }
+    std::uint64_t timers_run() const { return timers_run_; }
+    std::size_t timers_armed() const { return heap_.size(); }
+
+  private:
+    struct TimerSlot {
+        Nanos deadline{0};
+        Task task;
+        std::uint32_t generation = 0;
+        std::uint32_t heap_index = 0;
+        bool armed = false;
+    };
+
+    void run_messages();
+    void run_timers();
+    bool earlier(std::uint32_t a, std::uint32_t b) const;
+    void sift_up(std::uint32_t index);
+    void sift_down(std::uint32_t index);
+    void remove_at(std::uint32_t index);
+    void place(std::uint32_t index, std::uint32_t slot);
+
+    Worker& worker_;
+    WorkerRuntimeConfig config_;
+    Poller* next_ = nullptr;
+    bool started_ = false;
+    std::vector<TimerSlot> slots_;
+    std::vector<std::uint32_t> free_slots_;
+    std::vector<std::uint32_t> heap_;  // slot indices, earliest deadline first
+    std::uint64_t messages_run_ = 0;
+    std::uint64_t timers_run_ = 0;
+};
+
+}  // namespace sluice::app
