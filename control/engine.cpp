@@ -468,6 +468,16 @@ void Engine::report(std::FILE* out) const {
                      by_state[s]);
     }
     std::fprintf(out, "  %-36s %zu\n", "workers", workers_.size());
+    // What programs asked of the workers (sluice/application.hpp).
+    std::uint64_t messages = 0;
+    std::uint64_t timers = 0;
+    for (const auto& r : runtimes_) {
+        messages += r->messages_run();
+        timers += r->timers_run();
+    }
+    std::fprintf(out, "  %-36s %llu\n", "app_messages_run",
+                 static_cast<unsigned long long>(messages));
+    std::fprintf(out, "  %-36s %llu\n", "app_timers_run", static_cast<unsigned long long>(timers));
     std::fprintf(out, "  %-36s %zu\n", "ephemeral_blocks_lent", control_->ports().blocks_lent());
     std::fprintf(out, "  %-36s %zu\n", "ephemeral_blocks_total", control_->ports().blocks_total());
     std::fprintf(out, "  %-36s %llu\n", "ephemeral_refills",

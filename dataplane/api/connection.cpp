@@ -129,7 +129,7 @@ void Connection::set_user_data(void* p) {
 }
 
 void* Connection::user_data() const {
-    SLUICE_TCB_OR(nullptr);
+    SLUICE_TCB_OR(stack_ != nullptr ? stack_->closing_user_data(slot_, generation_) : nullptr);
     return t->user_data;
 }
 

@@ -133,11 +133,21 @@ void TcpStack::set_state(Tcb& t, TcpState next) {
 void TcpStack::finish(Tcb& t, api::CloseReason reason) {
     api::ConnectionHandler* handler = t.handler;
     const api::Connection handle = handle_of(t);
+    void* user_data = t.user_data;
     release(t);
     // The callback comes after the slot is released: whatever it does (connect again, say) finds
     // a consistent stack, and the old handle is already invalid.
     if (handler != nullptr)
-        handler->on_closed(handle, reason);
+        report_closed(handler, handle, user_data, reason);
+}
+
+void TcpStack::report_closed(api::ConnectionHandler* handler, api::Connection handle,
+                             void* user_data, api::CloseReason reason) {
+    // Kept and put back: an on_closed may close another connection, whose on_closed runs inside.
+    const Closing outer = closing_;
+    closing_ = Closing{handle.slot(), handle.generation(), user_data};
+    handler->on_closed(handle, reason);
+    closing_ = outer;
 }
 
 void TcpStack::release(Tcb& t) {

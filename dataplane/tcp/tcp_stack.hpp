@@ -100,6 +100,12 @@ class TcpStack final : public TransportReceiver {
         return t != nullptr && alive(*t, generation) ? t : nullptr;
     }
     api::Connection handle_of(Tcb& t);
+    // While a connection's on_closed runs its slot is already released, but the handler still
+    // needs what it hung on the connection to free it: user_data() answers for that handle.
+    void* closing_user_data(std::uint32_t slot, std::uint32_t generation) const {
+        return closing_.slot == slot && closing_.generation == generation ? closing_.user_data
+                                                                          : nullptr;
+    }
     Result<std::size_t, api::Errno> send(Tcb& t, std::span<const std::byte> data);
     Result<std::size_t, api::Errno> send_chain(Tcb& t, rte_mbuf* chain);
     rte_mbuf* receive_buffer(Tcb& t);
@@ -120,6 +126,15 @@ class TcpStack final : public TransportReceiver {
     void set_state(Tcb& t, TcpState next);
     // Ends the connection: the final callback (if the application still has it), then the slot.
     void finish(Tcb& t, api::CloseReason reason);
+    // Calls the handler's on_closed for a connection whose slot is gone (see closing_user_data).
+    void report_closed(api::ConnectionHandler* handler, api::Connection handle, void* user_data,
+                       api::CloseReason reason);
+    struct Closing {
+        std::uint32_t slot = UINT32_MAX;
+        std::uint32_t generation = 0;
+        void* user_data = nullptr;
+    };
+    Closing closing_;
     void release(Tcb& t);
     bool alive(const Tcb& t, std::uint32_t generation) const {
         return t.generation == generation && t.state != TcpState::Closed;

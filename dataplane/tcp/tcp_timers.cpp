@@ -298,7 +298,7 @@ void TcpStack::enter_time_wait(Tcb& t) {
         const api::Connection handle = handle_of(t);
         t.handler = nullptr;
         ++t.generation;
-        handler->on_closed(handle, api::CloseReason::Closed);
+        report_closed(handler, handle, t.user_data, api::CloseReason::Closed);
     } else {
         ++t.generation;
     }

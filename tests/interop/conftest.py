@@ -429,8 +429,11 @@ class Lab:
             self._ns("sysctl", "-qw", f"net.ipv4.conf.{key}.rp_filter=1")
         self._ns("ip", "link", "set", name, "up")
 
-    def start_engine(self, extra_args: Optional[list[str]] = None) -> None:
-        binary = require_engine_binary()
+    def start_engine(self, extra_args: Optional[list[str]] = None,
+                     binary: Optional[Path] = None) -> None:
+        """Start the engine (or `binary`: a program of one's own on the SDK, which takes the same
+        arguments and prints the same lines)."""
+        binary = binary or require_engine_binary()
         assert self.engine is None, "engine already started"
         self.engine_args = ["--addr", f"{self.engine_ip}/24"]
         if self.vlan:

@@ -27,13 +27,23 @@ std::byte pattern_byte(std::uint64_t offset) {
 // Sends kTransfer bytes of the pattern as fast as the connection takes them, then its FIN.
 class Sender final : public api::ConnectionHandler {
   public:
-    void on_connected(api::Connection c) override { push(c); }
+    void on_connected(api::Connection c) override {
+        c.set_user_data(this);
+        push(c);
+    }
     void on_writable(api::Connection c) override { push(c); }
     void on_peer_closed(api::Connection c) override { (void)c.close(); }
-    void on_closed(api::Connection, api::CloseReason r) override { closed = r; }
+    void on_closed(api::Connection c, api::CloseReason r) override {
+        closed = r;
+        user_data_at_close = c.user_data();
+        std::byte b{};
+        send_at_close = c.send({&b, 1}).has_value() ? 0 : c.send({&b, 1}).error();
+    }
 
     std::uint64_t sent = 0;
     std::optional<api::CloseReason> closed;
+    void* user_data_at_close = nullptr;
+    api::Errno send_at_close = 0;
 
   private:
     void push(api::Connection c) {
@@ -56,7 +66,10 @@ class Sender final : public api::ConnectionHandler {
 // Reads everything, checks every byte against the pattern, and closes after the peer's FIN.
 class Receiver final : public api::ListenHandler, public api::ConnectionHandler {
   public:
-    api::ConnectionHandler* on_accept(api::Connection) override { return this; }
+    api::ConnectionHandler* on_accept(api::Connection c) override {
+        c.set_user_data(&received);
+        return this;
+    }
     void on_readable(api::Connection c) override {
         std::vector<std::byte> buffer(8192);
         for (std::size_t n; (n = c.read(buffer)) > 0;) {
@@ -72,9 +85,15 @@ class Receiver final : public api::ListenHandler, public api::ConnectionHandler 
         saw_fin = true;
         (void)c.close();
     }
-    void on_closed(api::Connection, api::CloseReason r) override { closed = r; }
+    void on_closed(api::Connection c, api::CloseReason r) override {
+        closed = r;
+        user_data_at_close = c.user_data();
+        handle = c;
+    }
 
     std::uint64_t received = 0;
+    void* user_data_at_close = nullptr;
+    api::Connection handle;
     std::optional<std::uint64_t> first_wrong;
     bool saw_fin = false;
     std::optional<api::CloseReason> closed;
@@ -187,6 +206,18 @@ TEST_F(TcpCore, AnApplicationClosingOnThePeersFinAnswersWithOneSegment) {
     }
     ASSERT_EQ(answers.size(), 1U);
     EXPECT_TRUE(answers[0].tcp.has(wire::tcp_flag::kFin));
+}
+
+TEST_F(TcpCore, OnClosedStillFindsTheUserDataAndNothingElse) {
+    // The client's close ends in TIME-WAIT, the server's in LAST-ACK: the two ways a connection
+    // ends for its application. Both handlers find what they hung on the connection, to free it.
+    ASSERT_TRUE(transfer());
+    EXPECT_EQ(sender_.user_data_at_close, &sender_);
+    EXPECT_EQ(receiver_.user_data_at_close, &receiver_.received);
+    EXPECT_EQ(sender_.send_at_close, ENOTCONN);
+    // Once on_closed has returned, the handle answers nothing.
+    EXPECT_EQ(receiver_.handle.user_data(), nullptr);
+    EXPECT_FALSE(receiver_.handle.valid());
 }
 
 TEST_F(TcpCore, ALostSegmentInTheMiddleIsResentOnceBySackNotByTimeout) {

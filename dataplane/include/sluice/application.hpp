@@ -12,6 +12,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <type_traits>
 
@@ -40,10 +41,10 @@ class Task {
         static_assert(sizeof(F) <= kTaskBytes, "a task carries at most kTaskBytes bytes");
         static_assert(alignof(F) <= alignof(std::max_align_t), "over-aligned task");
         Task t;
+        // memcpy of a trivially copyable type begins its lifetime in the bytes (C++20's
+        // implicit object creation), copied with the task wherever it travels.
         t.run_ = [](WorkerContext& w, const std::byte* bytes) {
-            F f;
-            std::memcpy(static_cast<void*>(&f), bytes, sizeof(F));
-            f(w);
+            (*std::launder(reinterpret_cast<const F*>(bytes)))(w);
         };
         std::memcpy(t.bytes_, static_cast<const void*>(&fn), sizeof(F));
         return t;

@@ -129,7 +129,9 @@ class ConnectionHandler {
     virtual void on_writable(Connection) {}
     // The peer sent FIN; everything before it has been made readable.
     virtual void on_peer_closed(Connection) {}
-    // The last callback: the handle is invalid once it returns.
+    // The last callback. The connection is already gone: every call through the handle fails
+    // with ENOTCONN, except user_data(), which still returns what was set so that the handler
+    // can free it. Once on_closed returns, user_data() returns nullptr too.
     virtual void on_closed(Connection, CloseReason) {}
 };
 

@@ -1,0 +1,138 @@
+"""The SDK as a user meets it (docs/sdk.md): `meson install` of the build tree into a temporary
+directory, the programs in examples/ built out of tree against it with nothing but
+`dependency('sluice')`, and each run against Linux peers in a namespace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, engine_binary
+from test_tcp import run_peer
+
+BUILD_TIMEOUT = 600
+
+
+@pytest.fixture(scope="module")
+def sdk():
+    """The installed tree and the examples built against it: {"prefix": Path, "kv": Path}."""
+    build_dir = engine_binary().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="sluice-sdk-"))
+    try:
+        destdir = work / "root"
+        subprocess.run(["meson", "install", "-C", str(build_dir), "--no-rebuild", "--quiet",
+                        "--destdir", str(destdir)], check=True, capture_output=True, text=True,
+                       timeout=BUILD_TIMEOUT)
+        pcs = list(destdir.rglob("sluice.pc"))
+        assert len(pcs) == 1, pcs
+        env = dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent))
+        built = {"prefix": pcs[0].parents[3], "pkgconfig": pcs[0].parent}
+        for name in ("kv",):
+            out = work / f"build-{name}"
+            for cmd in (["meson", "setup", str(out), str(REPO_ROOT / "examples" / name)],
+                        ["ninja", "-C", str(out)]):
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                                      timeout=BUILD_TIMEOUT)
+                assert done.returncode == 0, f"{' '.join(cmd)}:\n{done.stdout}\n{done.stderr}"
+            built[name] = out / f"sluice-{name}"
+        yield built
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_installed_tree_has_headers_libraries_pkgconfig_binaries_and_config(sdk):
+    prefix = sdk["prefix"]
+    headers = {p.name for p in (prefix / "include" / "sluice").iterdir()}
+    assert {"sluice.hpp", "application.hpp", "connection.hpp", "sockets.hpp"} <= headers
+    # Nothing of the engine's insides: every installed header includes only <sluice/...>,
+    # the standard library and DPDK.
+    for header in (prefix / "include" / "sluice").iterdir():
+        for line in header.read_text().splitlines():
+            if line.startswith("#include"):
+                assert '"' not in line and "dataplane/" not in line, f"{header.name}: {line}"
+    libs = {p.name for p in sdk["pkgconfig"].parent.iterdir()}
+    assert {"libsluice.so", "libsluice.a"} <= libs
+    for binary in ("sluice", "sluicectl"):
+        assert os.access(prefix / "bin" / binary, os.X_OK), binary
+    assert (prefix / "share" / "sluice" / "sluice.ini").is_file()
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sluice"], capture_output=True,
+                           text=True, env=dict(os.environ, PKG_CONFIG_PATH=str(sdk["pkgconfig"])),
+                           check=True).stdout
+    assert "-lsluice" in flags and "-isystem" in flags, flags
+
+
+def test_a_program_lists_its_own_services_and_refuses_unknown_ones(sdk):
+    helped = subprocess.run([str(sdk["kv"]), "--", "--help"], capture_output=True, text=True,
+                            timeout=30)
+    assert helped.returncode == 0, helped.stderr
+    assert "usage: sluice-kv" in helped.stdout
+    services = helped.stdout.split("\nServices (")[1]
+    for name in ("kv", "echo", "discard", "source", "http"):
+        assert f"\n  {name} " in services, services
+
+    bad = subprocess.run([str(sdk["kv"]), "--", "--addr", "10.0.0.2/24", "--serve", "memcache:1"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2
+    assert ("unknown service 'memcache': the services are echo, discard, source, http, kv"
+            in bad.stderr), bad.stderr
+
+
+KV_CLIENT = r"""
+import random
+ip, port, keys, conns = cfg["ip"], cfg["port"], cfg["keys"], cfg["connections"]
+socks = [socket.create_connection((ip, port), timeout=30) for _ in range(conns)]
+files = [s.makefile("rwb") for s in socks]
+def ask(i, line):
+    f = files[i % conns]
+    f.write(line.encode() + b"\n")
+    f.flush()
+    return f.readline().decode().rstrip("\n")
+wrong = []
+# Each key written on one connection and read back on another: whichever worker either landed
+# on, the key's owner answers.
+for k in range(keys):
+    if ask(k, f"SET key{k} value-{k}-" + "x" * (k % 50)) != "OK":
+        wrong.append(("set", k))
+for k in range(keys):
+    got = ask(k + 3, f"GET key{k}")
+    if got != f"VALUE value-{k}-" + "x" * (k % 50):
+        wrong.append(("get", k, got))
+for k in range(0, keys, 2):
+    if ask(k + 1, f"DEL key{k}") != "DELETED":
+        wrong.append(("del", k))
+# Pipelined: every request of a batch in one write, the answers in order.
+f = files[0]
+batch = [f"GET key{k}" for k in range(keys)]
+f.write(("\n".join(batch) + "\n").encode())
+f.flush()
+for k in range(keys):
+    got = f.readline().decode().rstrip("\n")
+    want = "NOT_FOUND" if k % 2 == 0 else f"VALUE value-{k}-" + "x" * (k % 50)
+    if got != want:
+        wrong.append(("pipelined", k, got))
+errors = [ask(0, "FLY me"), ask(1, "SET lonely"), ask(2, "GET " + "k" * 300)]
+for s in socks:
+    s.close()
+done(wrong=wrong[:10], wrong_count=len(wrong), errors=errors)
+"""
+
+
+@pytest.mark.lab(queues=2, start_engine=False)
+def test_kv_example_answers_every_key_from_either_worker(lab, sdk):
+    lab.start_engine(["--workers", "2", "--serve", "kv:6380"], binary=sdk["kv"])
+    r = run_peer(lab, KV_CLIENT, {"ip": lab.engine_ip, "port": 6380, "keys": 300,
+                                  "connections": 16}, timeout=300)
+    assert r["wrong_count"] == 0, r["wrong"]
+    assert r["errors"] == ["ERROR unknown command", "ERROR usage: SET key value",
+                           "ERROR keys are 1-250 bytes without spaces"], r["errors"]
+    c = lab.stop()
+    opens = [c["worker.0.tcp_passive_opens"], c["worker.1.tcp_passive_opens"]]
+    assert sum(opens) == 16 and min(opens) > 0, opens
+    # Keys owned by the other worker went there and back as messages.
+    assert c["app_messages_run"] > 0, c
