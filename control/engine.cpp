@@ -169,6 +169,8 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
     sources.listeners = engine->listeners_.get();
     sources.pool = engine->pool_;
     sources.steering = engine->steering_report_;
+    for (const ServiceEntry& e : program.services->entries())
+        sources.services.emplace_back(e.name, e.summary);
     Engine* self = engine.get();
     sources.listen = [self](const std::string& service, std::uint16_t port) {
         return self->listen_at_runtime(service, port);

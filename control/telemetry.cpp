@@ -35,6 +35,9 @@ int on_workers(const char*, const char*, rte_tel_data* d) {
 int on_listeners(const char*, const char*, rte_tel_data* d) {
     return with_active(d, [&](const Telemetry& t) { return t.listeners(d); });
 }
+int on_services(const char*, const char*, rte_tel_data* d) {
+    return with_active(d, [&](const Telemetry& t) { return t.services(d); });
+}
 int on_ports(const char*, const char*, rte_tel_data* d) {
     return with_active(d, [&](const Telemetry& t) { return t.ports(d); });
 }
@@ -55,6 +58,8 @@ void register_commands() {
                                "Per worker: packets, connections, steering, ephemeral ports");
     rte_telemetry_register_cmd("/sluice/listeners", on_listeners,
                                "Listening endpoints and who holds them");
+    rte_telemetry_register_cmd("/sluice/services", on_services,
+                               "The services /sluice/listen accepts, with what each does");
     rte_telemetry_register_cmd("/sluice/ports", on_ports,
                                "The ephemeral port space and its blocks per worker");
     rte_telemetry_register_cmd(
@@ -207,6 +212,13 @@ int Telemetry::listeners(rte_tel_data* d) const {
         add_u64(row, "workers", sources_.workers.size());
         rte_tel_data_add_dict_container(d, std::to_string(index++).c_str(), row, 0);
     }
+    return 0;
+}
+
+int Telemetry::services(rte_tel_data* d) const {
+    rte_tel_data_start_dict(d);
+    for (const auto& [name, summary] : sources_.services)
+        rte_tel_data_add_dict_string(d, name.c_str(), summary.c_str());
     return 0;
 }
 

@@ -35,6 +35,8 @@ struct TelemetrySources {
     const ListenRegistry* listeners = nullptr;
     rte_mempool* pool = nullptr;
     std::string steering;
+    // The services `listen` accepts, by name, with their one-line summaries.
+    std::vector<std::pair<std::string, std::string>> services;
     // Runtime listen/unlisten: done by the engine, which owns services; the answer is a port or
     // a message for the operator.
     std::function<Result<std::uint16_t, std::string>(const std::string& service,
@@ -56,6 +58,7 @@ class Telemetry {
     int stats(const char* params, rte_tel_data* d) const;
     int workers(rte_tel_data* d) const;
     int listeners(rte_tel_data* d) const;
+    int services(rte_tel_data* d) const;
     int ports(rte_tel_data* d) const;
     int connections(const char* params, rte_tel_data* d) const;
     int listen(const char* params, rte_tel_data* d) const;

@@ -136,3 +136,26 @@ def test_kv_example_answers_every_key_from_either_worker(lab, sdk):
     assert sum(opens) == 16 and min(opens) > 0, opens
     # Keys owned by the other worker went there and back as messages.
     assert c["app_messages_run"] > 0, c
+
+
+@pytest.mark.lab(start_engine=False)
+def test_sluicectl_lists_and_installs_a_programs_own_service_at_run_time(lab, sdk):
+    from test_telemetry import sluicectl, sluicectl_json
+
+    lab.start_engine(["--serve", "kv:6380"], binary=sdk["kv"])
+    services = sluicectl_json(lab, "services")
+    assert set(services) == {"echo", "discard", "source", "http", "kv"}, services
+    assert "key-value" in services["kv"]
+    bad = sluicectl(lab, "listen", "memcache:11211", check=False)
+    assert bad.returncode == 1 and "unknown service 'memcache'" in bad.stderr, bad.stderr
+    assert "listening on port 6381" in sluicectl(lab, "listen", "kv:6381").stdout
+    # The same store behind both ports: one worker, one shard.
+    r = run_peer(lab, r"""
+a = socket.create_connection((cfg["ip"], 6380), timeout=30).makefile("rwb")
+b = socket.create_connection((cfg["ip"], 6381), timeout=30).makefile("rwb")
+a.write(b"SET colour blue\n"); a.flush()
+set_answer = a.readline().decode().strip()
+b.write(b"GET colour\n"); b.flush()
+done(set_answer=set_answer, get_answer=b.readline().decode().strip())
+""", {"ip": lab.engine_ip})
+    assert r == {"set_answer": "OK", "get_answer": "VALUE blue"}, r
