@@ -56,6 +56,15 @@ void Application::set_help(std::string text) {
     state_->help = std::move(text);
 }
 
+std::vector<std::string> Application::program_arguments(int argc, char** argv) {
+    int dashes = 0;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0 && ++dashes == 2)
+            return std::vector<std::string>(argv + i + 1, argv + argc);
+    }
+    return {};
+}
+
 int Application::run(int argc, char** argv) {
     State& s = *state_;
     const char* me = s.name.c_str();
@@ -68,7 +77,15 @@ int Application::run(int argc, char** argv) {
             break;
         }
     }
-    std::vector<std::string> engine_args(argv + std::min(separator + 1, argc), argv + argc);
+    int program_separator = argc;
+    for (int i = separator + 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            program_separator = i;
+            break;
+        }
+    }
+    std::vector<std::string> engine_args(argv + std::min(separator + 1, argc),
+                                         argv + program_separator);
     for (const std::string& a : engine_args) {
         if (a == "-h" || a == "--help") {
             std::string text = control::usage(s.name) + "\n" + s.services.usage();

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, engine_binary
-from test_tcp import run_peer
+from test_tcp import run_peer, server_result, start_server
 
 BUILD_TIMEOUT = 600
 
@@ -33,7 +33,7 @@ def sdk():
         assert len(pcs) == 1, pcs
         env = dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent))
         built = {"prefix": pcs[0].parents[3], "pkgconfig": pcs[0].parent}
-        for name in ("kv",):
+        for name in ("kv", "http-load"):
             out = work / f"build-{name}"
             for cmd in (["meson", "setup", str(out), str(REPO_ROOT / "examples" / name)],
                         ["ninja", "-C", str(out)]):
@@ -159,3 +159,82 @@ b.write(b"GET colour\n"); b.flush()
 done(set_answer=set_answer, get_answer=b.readline().decode().strip())
 """, {"ip": lab.engine_ip})
     assert r == {"set_answer": "OK", "get_answer": "VALUE blue"}, r
+
+
+# A Linux HTTP/1.1 server with keep-alive, counting the requests it answers.
+KEEPALIVE_HTTP_SERVER = r"""
+import http.server, os
+served = 0
+lock = threading.Lock()
+body = b"x" * cfg["body"]
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Header and body in one write, as real servers send them (two small writes meet Nagle's
+    # algorithm on this side and the client's delayed ACK on the other: 40 ms a request).
+    wbufsize = 65536
+    def do_GET(self):
+        global served
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        with lock:
+            served += 1
+    def log_message(self, *args):
+        pass
+server = http.server.ThreadingHTTPServer((cfg["ip"], cfg["port"]), Handler)
+server.daemon_threads = True
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print("LISTENING", flush=True)
+deadline = time.monotonic() + 300
+while not os.path.exists(cfg["stop_file"]) and time.monotonic() < deadline:
+    time.sleep(0.05)
+with lock:
+    done(served=served)
+"""
+
+
+def report_of(lines: list[str]) -> dict:
+    values = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].replace(".", "").isdigit():
+            values[parts[0]] = float(parts[1])
+    return values
+
+
+@pytest.mark.lab(start_engine=False)
+def test_http_load_example_drives_a_linux_server_and_reports_latency(lab, sdk):
+    body, connections = 512, 8
+    stop_file = Path(tempfile.mkdtemp(prefix="sluice-http-load-")) / "stop"
+    try:
+        server = start_server(lab, KEEPALIVE_HTTP_SERVER, {"ip": lab.peer_ip, "port": 8080,
+                                                          "body": body,
+                                                          "stop_file": str(stop_file)})
+        lab.start_engine(["--", f"{lab.peer_ip}:8080", "--connections", str(connections),
+                          "--duration", "3"], binary=sdk["http-load"])
+        status = lab.wait_engine_exit(timeout=120)
+        stop_file.touch()
+        served = server_result(server)["served"]
+    finally:
+        shutil.rmtree(stop_file.parent, ignore_errors=True)
+    assert status == 0, lab.output()
+    r = report_of(lab.engine_stdout)
+    assert r["requests"] > 0 and r["errors"] == 0 and r["reconnects"] == 0, r
+    # Every answer counted was served; at most one request per connection was cut off by the
+    # stop.
+    assert r["requests"] <= served <= r["requests"] + connections, (r, served)
+    assert r["body_bytes"] == r["requests"] * body, r
+    assert 0 < r["latency_p50_us"] <= r["latency_p90_us"] <= r["latency_p99_us"] \
+        <= r["latency_max_us"], r
+
+
+def test_http_load_example_refuses_bad_arguments(sdk):
+    for args, message in ((["--"], "expected HOST:PORT"),
+                          (["--", "10.0.0.1"], "'10.0.0.1': expected HOST:PORT"),
+                          (["--", "10.0.0.1:80", "--connections", "0"],
+                           "--connections '0': expected 1 to 100000"),
+                          (["--", "10.0.0.1:80", "--rate", "9"], "unknown option '--rate'")):
+        done = subprocess.run([str(sdk["http-load"]), "--", "--addr", "10.0.0.2/24", *args],
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -15,6 +15,7 @@
 #include <new>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <sluice/addresses.hpp>
 #include <sluice/connection.hpp>
@@ -132,6 +133,10 @@ class Application {
 
     // Lines appended to `--help` under the engine's own usage (the program's own words).
     void set_help(std::string text);
+
+    // A program's own arguments: `PROGRAM [EAL options] -- [engine options] -- [its own]`, what
+    // follows the second "--" (run() leaves them alone). Empty when there are none.
+    static std::vector<std::string> program_arguments(int argc, char** argv);
 
     // Everything `sluice [EAL options] -- [engine options]` does: parses (refusing a bad option
     // with a message before EAL starts), starts the engine, runs it until SIGINT, SIGTERM,
