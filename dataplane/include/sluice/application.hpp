@@ -75,8 +75,9 @@ class WorkerContext {
 
     // Opens a connection from this worker. The handler gets on_connected (or on_closed with
     // CloseReason::Refused or TimedOut) and must live until its on_closed has returned.
-    // Errors: EADDRNOTAVAIL (no local port free), ENOBUFS (no connection slot), EINVAL (a
-    // multicast, broadcast or zero address, or port 0), ENETUNREACH (off-link with no gateway).
+    // Errors: EINVAL (a zero, multicast or broadcast address, or port 0), EADDRNOTAVAIL (no
+    // local port free on this worker), ENOBUFS (every connection slot is taken). An address
+    // that never answers ARP, or a peer that never answers, ends in on_closed(TimedOut).
     virtual Result<api::Connection, api::Errno> connect(Ipv4Address ip, std::uint16_t port,
                                                         api::ConnectionHandler* handler) = 0;
 

@@ -72,12 +72,14 @@ class Connection {
         : stack_(stack), slot_(slot), generation_(generation) {}
 
     bool valid() const;
-    // Copies up to data.size() bytes into the send buffer; returns how many (EAGAIN when full,
-    // EPIPE after shutdown_write or when the peer reset).
+    // Copies up to data.size() bytes into the send buffer; returns how many. Errors: EAGAIN (the
+    // buffer is full: on_writable comes when it has room), EPIPE (after shutdown_write or close,
+    // or the connection is closing), ENOTCONN (the connection is gone).
     Result<std::size_t, Errno> send(std::span<const std::byte> data);
-    // Hands over a chain of mbufs without copying; all or nothing (EAGAIN when it does not fit;
-    // ENOBUFS when a segment someone else also holds needs an mbuf of the stack's own and the
-    // pool has none). On success the stack owns the chain; on failure the caller still does.
+    // Hands over a chain of mbufs without copying; all or nothing. Errors: EAGAIN (it does not
+    // fit: on_writable comes), ENOBUFS (a segment someone else also holds needs an mbuf of the
+    // stack's own and the pool has none), EPIPE, ENOTCONN (as for send). On success the stack
+    // owns the chain; on failure the caller still does.
     Result<std::size_t, Errno> send_mbuf(rte_mbuf* chain);
     // The next in-order buffer, owned by the caller (free it with rte_pktmbuf_free); nullptr when
     // nothing is waiting.
@@ -90,17 +92,20 @@ class Connection {
     // The peer's FIN has arrived (everything it sent is readable or read).
     bool peer_closed() const;
     std::uint32_t send_space() const;
-    // Sends FIN after what is queued (half-close); reading goes on.
+    // Sends FIN after what is queued (half-close); reading goes on. Errors: ENOTCONN (gone, or
+    // already shut down).
     Status<Errno> shutdown_write();
     // shutdown_write, and the application will read no more: data still arriving is discarded and
-    // the handler gets no more callbacks except the final on_closed.
+    // the handler gets no more callbacks except the final on_closed. Unread data makes it a reset
+    // (RFC 2525 2.17), so the peer learns it was not consumed. Errors: ENOTCONN.
     Status<Errno> close();
     // Sends RST and forgets the connection at once.
     void abort();
     Status<Errno> set_nodelay(bool on);
     Status<Errno> set_keepalive(bool on);
     // This connection's congestion control from now on (the engine's --congestion otherwise).
-    // The window carries over; the new algorithm's own state starts afresh.
+    // The window carries over; the new algorithm's own state starts afresh. set_nodelay,
+    // set_keepalive, set_congestion and info fail only with ENOTCONN.
     Status<Errno> set_congestion(tcp::congestion::Algorithm algorithm);
     Result<ConnectionInfo, Errno> info() const;
     void set_user_data(void* p);
