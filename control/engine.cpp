@@ -151,8 +151,12 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
         links.to_control = engine->control_->to_control(w);
         links.from_control = engine->control_->from_control(w);
         WorkerLinks& linked = worker.value()->link(std::move(links));
-        // A first share of ports, so the first connect() needs no round trip.
-        for (const PortBlock& b : engine->control_->lend_now(w, kInitialBlocks)) {
+        // A first share of ports, so the first connect() needs no round trip. A lone worker
+        // shares with no one and takes the whole space at once: a program may open ten thousand
+        // connections in its first loop turn, long before a refill could come back.
+        const std::size_t initial =
+            workers == 1 ? engine->control_->ports().blocks_total() : kInitialBlocks;
+        for (const PortBlock& b : engine->control_->lend_now(w, initial)) {
             linked.add_block(b.address_index, b.first_port, b.count);
         }
         engine->workers_.push_back(std::move(worker.value()));

@@ -50,6 +50,11 @@ std::uint16_t Worker::poll_once() {
     if (links_ != nullptr)
         links_->poll();
     tcp_->send_burst_acks();
+    // Packets held for an address that has resolved leave only while the receive queue keeps
+    // up: each may draw several frames back (a SYN: its SYN-ACK, then the data and FIN of a
+    // short exchange), and a burst of them must not overrun the ring the answers arrive in.
+    if (n < kRxBurst)
+        net_->release_resolved();
     if (poller_ != nullptr)
         poller_->poll();
     net_->poll_timers();

@@ -36,13 +36,20 @@ NeighborCache::NeighborCache(rte_hash* index, const NeighborConfig& config, Neig
       config_(config),
       events_(events),
       // rte_hash may hand out positions up to its own (rounded-up) capacity.
-      entries_(static_cast<std::size_t>(rte_hash_max_key_id(index)) + 1) {}
+      entries_(static_cast<std::size_t>(rte_hash_max_key_id(index)) + 1),
+      pool_(config.held_capacity) {
+    for (std::uint32_t i = config.held_capacity; i > 0; --i) {
+        pool_[i - 1].next = free_;
+        free_ = i - 1;
+    }
+}
 
 NeighborCache::~NeighborCache() {
     for (Entry& e : entries_) {
         if (e.state != State::Free)
             release_held(e, /*transmit=*/false);
     }
+    drop_list(ready_);
     rte_hash_free(index_);
 }
 
@@ -74,15 +81,50 @@ void NeighborCache::remove(Entry& entry) {
 }
 
 void NeighborCache::release_held(Entry& entry, bool transmit) {
-    for (std::uint8_t i = 0; i < entry.held_count; ++i) {
-        if (transmit) {
-            events_.transmit_held(entry.held[i], entry.mac);
-        } else {
-            events_.drop_unresolved(entry.held[i]);
-        }
-        entry.held[i] = nullptr;
+    if (entry.held.head == kNone)
+        return;
+    if (!transmit) {
+        drop_list(entry.held);
+        return;
     }
-    entry.held_count = 0;
+    for (std::uint32_t i = entry.held.head; i != kNone; i = pool_[i].next)
+        pool_[i].next_hop = entry.mac;
+    // Appended whole: what resolved earlier leaves first.
+    if (ready_.head == kNone) {
+        ready_.head = entry.held.head;
+    } else {
+        pool_[ready_.tail].next = entry.held.head;
+    }
+    ready_.tail = entry.held.tail;
+    entry.held = HeldList{};
+}
+
+void NeighborCache::drop_list(HeldList& list) {
+    for (std::uint32_t i = list.head; i != kNone;) {
+        const std::uint32_t next = pool_[i].next;
+        events_.drop_unresolved(pool_[i].packet);
+        pool_[i] = Held{nullptr, free_, {}};
+        free_ = i;
+        --held_count_;
+        i = next;
+    }
+    list = HeldList{};
+}
+
+void NeighborCache::release_ready(std::uint32_t budget) {
+    while (ready_.head != kNone && budget-- > 0) {
+        const std::uint32_t i = ready_.head;
+        Held& h = pool_[i];
+        ready_.head = h.next;
+        if (ready_.head == kNone)
+            ready_.tail = kNone;
+        rte_mbuf* packet = h.packet;
+        const wire::MacAddress next_hop = h.next_hop;
+        h = Held{nullptr, free_, {}};
+        free_ = i;
+        --held_count_;
+        events_.transmit_held(packet, next_hop);
+    }
 }
 
 const wire::MacAddress* NeighborCache::lookup(wire::Ipv4Address ip, Nanos now) const {
@@ -117,6 +159,7 @@ void NeighborCache::learn(wire::Ipv4Address ip, const wire::MacAddress& mac, Nan
     if (was_waiting) {
         ++counts_.resolved;
         release_held(*e, /*transmit=*/true);
+        release_ready(kReleasedPerTurn);
     }
 }
 
@@ -136,9 +179,18 @@ NeighborCache::HoldOutcome NeighborCache::hold(wire::Ipv4Address ip, rte_mbuf* p
         e->deadline = now + config_.retry_interval;
         fresh = true;
     }
-    if (e->held_count == kMaxHeldPerEntry)
+    if (free_ == kNone)
         return HoldOutcome::QueueFull;
-    e->held[e->held_count++] = packet;
+    const std::uint32_t i = free_;
+    free_ = pool_[i].next;
+    pool_[i] = Held{packet, kNone, {}};
+    ++held_count_;
+    if (e->held.head == kNone) {
+        e->held.head = i;
+    } else {
+        pool_[e->held.tail].next = i;
+    }
+    e->held.tail = i;
     return fresh ? HoldOutcome::QueuedNewEntry : HoldOutcome::Queued;
 }
 

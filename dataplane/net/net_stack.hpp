@@ -85,6 +85,8 @@ class NetStack final : public TransportSender, private NeighborEvents {
 
     const InterfaceConfig& config() const { return config_; }
     const NeighborCache& neighbors() const { return *neighbors_; }
+    // Sends on some of the packets that waited for an address now resolved (NeighborCache).
+    void release_resolved() { neighbors_->release_resolved(); }
 
   private:
     NetStack(const InterfaceConfig& config, ChecksumOffloads offloads, rte_mempool* pool,

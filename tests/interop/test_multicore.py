@@ -134,3 +134,75 @@ def test_more_workers_than_lcores_is_refused(lab):
     text = str(refused.value)
     assert "exited with 1 before it was ready" in text, text
     assert "--workers 2 needs as many lcores" in text, text
+
+
+# Echoes every connection until EOF, then closes: one thread, a selector, as many connections
+# as come (ten thousand at once), each counted when it has echoed and closed.
+BURST_ECHO_SERVER = r"""
+import resource, selectors
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((cfg["ip"], cfg["port"]))
+l.listen(65535)
+l.setblocking(False)
+sel = selectors.DefaultSelector()
+sel.register(l, selectors.EVENT_READ)
+print("LISTENING", flush=True)
+served = accepted = 0
+deadline = time.monotonic() + cfg["timeout"]
+while served < cfg["count"] and time.monotonic() < deadline:
+    for key, _ in sel.select(timeout=1):
+        s = key.fileobj
+        if s is l:
+            while True:
+                try:
+                    c, _ = l.accept()
+                except BlockingIOError:
+                    break
+                accepted += 1
+                c.setblocking(False)
+                sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            b = s.recv(65536)
+        except ConnectionError:
+            b = b""
+        if b:
+            s.sendall(b)  # a byte or two: the send buffer takes it
+        else:
+            sel.unregister(s)
+            s.close()
+            served += 1
+done(served=served, accepted=accepted)
+"""
+
+
+@pytest.mark.lab(start_engine=False)
+def test_ten_thousand_connects_in_one_turn_all_establish_without_a_retransmission(lab):
+    # The engine's client issues all 10,000 connect()s before its worker's first loop turn, while
+    # the peer's address is still unresolved: every SYN waits behind one ARP request, then they
+    # leave a few per turn while the receive queue keeps up. None may be lost (each loss would
+    # cost its connection a 1 s retransmission). Each held SYN is an mbuf: --mbufs has room.
+    count = 10000
+    # The listener's queues in the peer's namespace, sized for the burst.
+    lab.run_in_ns("sysctl", "-qw", "net.core.somaxconn=65535", check=True)
+    lab.run_in_ns("sysctl", "-qw", "net.ipv4.tcp_max_syn_backlog=65535", check=True)
+    server = start_server(lab, BURST_ECHO_SERVER, {"ip": lab.peer_ip, "port": SERVER_PORT,
+                                                   "count": count, "timeout": 240})
+    lab.start_engine(["--mbufs", "32767", "--connect", f"{lab.peer_ip}:{SERVER_PORT}",
+                      "--client-bytes", "1", "--client-connections", str(count),
+                      "--client-parallel", str(count)])
+    status = lab.wait_engine_exit(timeout=300)
+    served = server_result(server)
+    lines = [line for line in lab.engine_stdout if line.startswith("sluice: client:")]
+    assert lines and FLEET_LINE.match(lines[-1]), lab.output()
+    m = FLEET_LINE.match(lines[-1])
+    assert status == 0, f"engine exited {status}\n{lab.output()}"
+    assert (int(m.group(1)), int(m.group(2)), int(m.group(3))) == (count, count, 0), lines[-1]
+    assert served == {"served": count, "accepted": count}, served
+    c = lab.counters
+    assert c["tcp_active_opens"] == count, c
+    assert c["tcp_retransmitted_segments"] == 0 and c["tcp_timeouts"] == 0, c
+    assert c.get("drop.neighbor_queue_full", 0) == 0, c

@@ -110,13 +110,39 @@ TEST_F(NeighborCacheTest, RetriesOncePerIntervalThenGivesUpAndDropsWhatWaited) {
     EXPECT_EQ(cache_->size(), 0u);
 }
 
-TEST_F(NeighborCacheTest, QueuePerAddressIsBounded) {
-    for (std::size_t i = 0; i < NeighborCache::kMaxHeldPerEntry; ++i) {
-        EXPECT_NE(cache_->hold(kPeer, packet(1), 0s), NeighborCache::HoldOutcome::QueueFull);
-    }
+TEST_F(NeighborCacheTest, HeldPacketsShareOneBoundedPoolAndLeaveABurstPerTurn) {
+    // A burst of connections to one next hop: far more than a few per address must wait, and
+    // none may be lost; only the pool as a whole is bounded.
+    config_.held_capacity = 100;
+    cache_.reset();
+    make_cache();
+    const Ipv4Address other = Ipv4Address::from_octets(10, 0, 0, 9);
+    for (int i = 0; i < 60; ++i)
+        ASSERT_NE(cache_->hold(kPeer, packet(static_cast<std::uint8_t>(i)), 0s),
+                  NeighborCache::HoldOutcome::QueueFull);
+    for (int i = 0; i < 40; ++i)
+        ASSERT_NE(cache_->hold(other, packet(200), 0s), NeighborCache::HoldOutcome::QueueFull);
+    EXPECT_EQ(cache_->held(), 100U);
     rte_mbuf* extra = packet(9);
     EXPECT_EQ(cache_->hold(kPeer, extra, 0s), NeighborCache::HoldOutcome::QueueFull);
     rte_pktmbuf_free(extra);  // still the caller's on QueueFull
+
+    cache_->learn(kPeer, kPeerMac, 10ms, /*create=*/false);
+    EXPECT_EQ(events_.transmitted.size(), NeighborCache::kReleasedPerTurn);
+    for (std::size_t turns = 1; events_.transmitted.size() < 60; ++turns) {
+        cache_->release_resolved();
+        ASSERT_LE(events_.transmitted.size(), (turns + 1) * NeighborCache::kReleasedPerTurn);
+        ASSERT_LT(turns, 60U);
+    }
+    ASSERT_EQ(events_.transmitted.size(), 60U);
+    for (std::size_t i = 0; i < 60; ++i) {
+        EXPECT_EQ(*rte_pktmbuf_mtod(events_.transmitted[i], std::uint8_t*), i) << "in order";
+        EXPECT_EQ(events_.transmitted_to[i], kPeerMac);
+    }
+    // What left made room; the other address still waits.
+    EXPECT_EQ(cache_->held(), 40U);
+    EXPECT_EQ(cache_->hold(Ipv4Address::from_octets(10, 0, 0, 10), packet(7), 20ms),
+              NeighborCache::HoldOutcome::QueuedNewEntry);
 }
 
 TEST_F(NeighborCacheTest, TableIsBoundedAndReportsFull) {
