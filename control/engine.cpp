@@ -130,6 +130,7 @@ Result<std::unique_ptr<Engine>, std::string> Engine::start(const EngineOptions& 
                 ? options.out_of_order_worker_segments
                 : std::max<std::uint32_t>(options.mbufs / (2 * options.workers), 1);
         wc.device_rss = engine->rss_ ? &*engine->rss_ : nullptr;
+        wc.idle = options.idle;
         auto worker = Worker::create(wc, engine->pool_, engine->clock_);
         if (!worker)
             return Unexpected{worker.error()};
@@ -416,9 +417,7 @@ void Engine::run_on_lcores(std::atomic<bool>& stop, const std::vector<unsigned>&
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
         });
-        Worker& worker = *workers_.front();
-        while (!stop.load(std::memory_order_relaxed))
-            worker.poll_once();
+        workers_.front()->run(stop);
         control.join();
     }
     for (unsigned lcore : launched)
@@ -474,6 +473,10 @@ void Engine::report(std::FILE* out) const {
                      by_state[s]);
     }
     std::fprintf(out, "  %-36s %zu\n", "workers", workers_.size());
+    std::uint64_t sleeps = 0;
+    for (const auto& w : workers_)
+        sleeps += w->idle_sleeps();
+    std::fprintf(out, "  %-36s %llu\n", "idle_sleeps", static_cast<unsigned long long>(sleeps));
     // What programs asked of the workers (sluice/application.hpp).
     std::uint64_t messages = 0;
     std::uint64_t timers = 0;

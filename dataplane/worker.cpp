@@ -66,8 +66,13 @@ std::uint16_t Worker::poll_once() {
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
-    while (!stop.load(std::memory_order_relaxed))
-        poll_once();
+    IdleBackoff backoff(config_.idle);
+    while (!stop.load(std::memory_order_relaxed)) {
+        const std::uint64_t sent_before = counters_.tx_packets;
+        const std::uint16_t received = poll_once();
+        backoff.after_turn(received > 0 || counters_.tx_packets != sent_before, clock_.now());
+    }
+    idle_sleeps_ = backoff.sleeps();
     tx_.flush();
 }
 

@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include "dataplane/buffers/tx_batch.hpp"
+#include "dataplane/idle_backoff.hpp"
 #include "dataplane/multicore/inspection.hpp"
 #include "dataplane/multicore/worker_links.hpp"
 #include "dataplane/net/net_stack.hpp"
@@ -32,6 +33,8 @@ struct WorkerConfig {
     // The RSS key and table the device was programmed with, if known: the flow table then reuses
     // the NIC's hash (flow/flow_hash.hpp). Must outlive the worker.
     const flow::RssModel* device_rss = nullptr;
+    // Spin, or sleep a little when nothing arrives (idle_backoff.hpp).
+    IdleMode idle = IdleMode::Poll;
 };
 
 // Work an application does on the worker's thread once per loop turn (a client opening its next
@@ -52,7 +55,8 @@ class Worker {
 
     // One turn of the loop; returns the number of frames received.
     std::uint16_t poll_once();
-    // Loops until `stop` becomes true. The flag is read once per turn, not per packet.
+    // Loops until `stop` becomes true, waiting between quiet turns as config.idle says. The flag
+    // is read once per turn, not per packet.
     void run(const std::atomic<bool>& stop);
 
     // Joins a multi-worker engine (before the worker runs): ports, steering, ARP copies.
@@ -64,6 +68,8 @@ class Worker {
     NetStack& net() { return *net_; }
     tcp::TcpStack& tcp() { return *tcp_; }
     const WorkerCounters& counters() const { return counters_; }
+    // Sleeps taken by the adaptive idle mode.
+    std::uint64_t idle_sleeps() const { return idle_sleeps_; }
     // The time of the current loop turn.
     const Clock& clock() const { return clock_; }
     std::uint16_t id() const { return config_.id; }
@@ -81,6 +87,7 @@ class Worker {
     std::unique_ptr<tcp::TcpStack> tcp_;
     std::unique_ptr<WorkerLinks> links_;
     Poller* poller_ = nullptr;
+    std::uint64_t idle_sleeps_ = 0;
     InspectionMailbox inspection_;
 };
 

@@ -263,6 +263,17 @@ Refusal set_ephemeral_ports(EngineOptions& o, const std::string& value) {
     return std::nullopt;
 }
 
+Refusal set_idle(EngineOptions& o, const std::string& value) {
+    if (value == "poll") {
+        o.idle = IdleMode::Poll;
+    } else if (value == "adaptive") {
+        o.idle = IdleMode::Adaptive;
+    } else {
+        return "expected poll or adaptive";
+    }
+    return std::nullopt;
+}
+
 Refusal set_steering(EngineOptions& o, const std::string& value) {
     if (value == "auto") {
         o.steering = Steering::Auto;
@@ -392,6 +403,7 @@ constexpr std::array kSettings = {
     Setting{"--mbufs", "engine", "mbufs", "", set_mbufs},
     Setting{"--workers", "engine", "workers", "", set_workers},
     Setting{"--duration", "engine", "duration", "", set_duration},
+    Setting{"--idle", "engine", "idle", "", set_idle},
     Setting{"--no-offloads", "engine", "offloads", "no", set_offloads},
     Setting{"--tcp-checksums", "engine", "tcp-checksums", "", set_tcp_checksums},
     Setting{"--local-addr", "engine", "local-addr", "", add_local_addr, clear_local_addrs},
@@ -524,6 +536,9 @@ Engine options:
                           peer must not check either. Only for a link of shared memory between
                           processes of this host (net_memif, net_ring), never for a wire
   --duration SECONDS      stop after this long (default: run until SIGINT or SIGTERM)
+  --idle MODE             poll (default): spin on the queues, the lowest latency; adaptive:
+                          sleep in short spells (20-200 us) after 0.5 ms with nothing to do, leaving a
+                          quiet engine's core to the rest of the machine
 
 TCP services and client:
   --serve NAME:PORT       run a service on a port, on every worker (repeatable); the services

@@ -13,6 +13,7 @@
 
 #include <sluice/addresses.hpp>
 #include <sluice/result.hpp>
+#include "dataplane/idle_backoff.hpp"
 #include "dataplane/net/tcp_checksums.hpp"
 #include "dataplane/tcp/congestion/controller.hpp"
 
@@ -49,6 +50,8 @@ struct EngineOptions {
     // Stop by itself after this long (for scripts); zero runs until SIGINT/SIGTERM.
     std::chrono::seconds duration{0};
     std::string config_file;  // --config, as given; empty when there was none
+    // Spin on the queues, or back off into short sleeps when nothing arrives.
+    IdleMode idle = IdleMode::Poll;
     // Worker threads; their cores are EAL's -l list after the main core.
     std::uint32_t workers = 1;
     // Further addresses of this host that connections the engine opens may use as their source,

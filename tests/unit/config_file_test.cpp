@@ -89,6 +89,7 @@ mtu = 9000
 mbufs = 16383
 workers = 4
 duration = 5
+idle = adaptive
 offloads = no
 tcp-checksums = trust-received
 local-addr = 192.168.7.10
@@ -141,6 +142,7 @@ TEST(ConfigFile, EveryKeyReachesItsSetting) {
     EXPECT_EQ(r->mbufs, 16383u);
     EXPECT_EQ(r->workers, 4u);
     EXPECT_EQ(r->duration.count(), 5);
+    EXPECT_EQ(r->idle, IdleMode::Adaptive);
     EXPECT_FALSE(r->offloads);
     EXPECT_EQ(r->tcp_checksums, TcpChecksums::TrustReceived);
     ASSERT_EQ(r->local_addresses.size(), 2u);
@@ -346,7 +348,7 @@ TEST(ConfigFile, UnknownSectionsAndKeys) {
     // A key of one section in another is unknown there.
     EXPECT_EQ(file_error("[engine]\naddr = 10.0.0.2/24\nmsl = 5\n"),
               "FILE:3: [engine] msl: unknown key; [engine] takes addr, gateway, port, vlan, mtu, "
-              "mbufs, workers, duration, offloads, tcp-checksums, local-addr");
+              "mbufs, workers, duration, idle, offloads, tcp-checksums, local-addr");
 }
 
 TEST(ConfigFile, SyntaxErrorsNameTheirLine) {

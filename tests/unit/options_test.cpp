@@ -67,6 +67,7 @@ TEST(Options, NewFlagsHaveTheirDefaults) {
     EXPECT_EQ(r->ephemeral_ports.low, 49152);
     EXPECT_EQ(r->ephemeral_ports.high, 65535);
     EXPECT_EQ(r->steering, Steering::Auto);
+    EXPECT_EQ(r->idle, IdleMode::Poll);
     EXPECT_EQ(r->send_buffer, 262144u);
     EXPECT_EQ(r->receive_buffer, 262144u);
     EXPECT_EQ(r->initial_rto.count(), 1000);
@@ -91,12 +92,14 @@ TEST(Options, NewFlags) {
     ASSERT_EQ(r->local_addresses.size(), 2u);
     EXPECT_EQ(r->local_addresses[1], wire::Ipv4Address::from_octets(192, 0, 2, 1));
 
-    r = parse_options({"--addr", "10.0.0.2/24", "--steering", "software", "--initial-rto", "200",
-                       "--ephemeral-ports", "65472-65535", "--ooo-worker-segments", "4194303"},
-                      kServices);
+    r = parse_options(
+        {"--addr", "10.0.0.2/24", "--steering", "software", "--idle", "adaptive", "--initial-rto",
+         "200", "--ephemeral-ports", "65472-65535", "--ooo-worker-segments", "4194303"},
+        kServices);
     ASSERT_TRUE(r.has_value()) << r.error();
     EXPECT_EQ(r->out_of_order_worker_segments, 4194303u);
     EXPECT_EQ(r->steering, Steering::Software);
+    EXPECT_EQ(r->idle, IdleMode::Adaptive);
     EXPECT_EQ(r->initial_rto.count(), 200);
     EXPECT_EQ(r->ephemeral_ports.size(), 64u);
 }
@@ -115,6 +118,7 @@ TEST(Options, NewFlagsRefuseBadValuesByName) {
         EXPECT_EQ(e("--ephemeral-ports", bad), "--ephemeral-ports '" + std::string(bad) + ports);
     }
     EXPECT_EQ(e("--steering", "RSS"), "--steering 'RSS': expected auto, rss or software");
+    EXPECT_EQ(e("--idle", "sleep"), "--idle 'sleep': expected poll or adaptive");
     EXPECT_EQ(e("--tcp-checksums", "none"),
               "--tcp-checksums 'none': expected full, trust-received or off");
     EXPECT_EQ(e("--send-buffer", "4095"),
