@@ -1,4 +1,4 @@
-// The Sluice side's load, written on the callback API (dataplane/api/connection.hpp) like any
+// The Sluice side's load, written on the callback API (<sluice/connection.hpp>) like any
 // application: one client handler per workload and the crr server. rr and latency are served by
 // the engine's EchoService and stream by its SourceService, unchanged (sluice_load.cpp).
 //

@@ -61,7 +61,7 @@ class TcpStack final : public TransportReceiver {
     // Fires due timers (retransmission, delayed ACK, persist, keepalive, TIME-WAIT).
     void poll_timers();
 
-    // --- the application interface (see api/connection.hpp) ---
+    // --- the application interface (see <sluice/connection.hpp>) ---
     Status<api::Errno> listen(std::uint16_t port, api::ListenHandler* handler);
     Status<api::Errno> unlisten(std::uint16_t port);
     // Active open to ip:port. The local port comes from this worker's ephemeral range.
