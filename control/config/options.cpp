@@ -337,15 +337,11 @@ Refusal set_source_bytes(EngineOptions& o, const std::string& value) {
 }
 
 Refusal set_connect(EngineOptions& o, const std::string& value) {
-    const std::size_t colon = value.find(':');
-    const auto ip = wire::Ipv4Address::parse(value.substr(0, colon));
-    const auto port = colon == std::string::npos
-                          ? std::nullopt
-                          : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535);
-    if (!ip || !port)
+    const auto endpoint = wire::Ipv4Endpoint::parse(value);
+    if (!endpoint)
         return "expected IP:PORT, e.g. 10.0.0.1:7";
-    o.connect_ip = *ip;
-    o.connect_port = *port;
+    o.connect_ip = endpoint->address;
+    o.connect_port = endpoint->port;
     return std::nullopt;
 }
 

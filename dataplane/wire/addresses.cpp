@@ -93,4 +93,23 @@ std::string Ipv4Interface::to_string() const {
     return address.to_string() + "/" + std::to_string(prefix_length);
 }
 
+std::optional<Ipv4Endpoint> Ipv4Endpoint::parse(std::string_view text) {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+        return std::nullopt;
+    const auto address = Ipv4Address::parse(text.substr(0, colon));
+    const std::string_view digits = text.substr(colon + 1);
+    unsigned port = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (!address || digits.empty() || digits[0] == '0' || ec != std::errc{} ||
+        end != digits.data() + digits.size() || port > 65535) {
+        return std::nullopt;
+    }
+    return Ipv4Endpoint{*address, static_cast<std::uint16_t>(port)};
+}
+
+std::string Ipv4Endpoint::to_string() const {
+    return address.to_string() + ":" + std::to_string(port);
+}
+
 }  // namespace sluice::wire

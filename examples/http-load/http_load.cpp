@@ -259,19 +259,11 @@ sluice::Nanos g_stopped{0};
 std::optional<std::string> parse_settings(const std::vector<std::string>& args, Settings& s) {
     if (args.empty())
         return "expected HOST:PORT after the second '--'";
-    const std::string& target = args[0];
-    const std::size_t colon = target.rfind(':');
-    const auto ip = sluice::Ipv4Address::parse(target.substr(0, colon));
-    unsigned port = 0;
-    const std::string port_text = colon == std::string::npos ? "" : target.substr(colon + 1);
-    if (!ip ||
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port).ec !=
-            std::errc{} ||
-        port == 0 || port > 65535) {
-        return "'" + target + "': expected HOST:PORT with an IPv4 address, e.g. 10.0.0.1:80";
-    }
-    s.ip = *ip;
-    s.port = static_cast<std::uint16_t>(port);
+    const auto target = sluice::Ipv4Endpoint::parse(args[0]);
+    if (!target)
+        return "'" + args[0] + "': expected HOST:PORT with an IPv4 address, e.g. 10.0.0.1:80";
+    s.ip = target->address;
+    s.port = target->port;
     for (std::size_t i = 1; i < args.size(); i += 2) {
         const std::string& flag = args[i];
         if (i + 1 >= args.size())

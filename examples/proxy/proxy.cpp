@@ -9,7 +9,6 @@
 // the other side's send buffer is full, the buffer waits and this side stops reading, so the
 // receive window closes towards the sender: back-pressure end to end. A FIN is passed on as a
 // FIN once everything before it has been handed over, so half-closes work both ways.
-#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -20,11 +19,7 @@
 
 namespace {
 
-struct Upstream {
-    sluice::Ipv4Address ip;
-    std::uint16_t port = 0;
-};
-Upstream g_upstream;
+sluice::Ipv4Endpoint g_upstream;
 
 struct Pair;
 
@@ -56,7 +51,7 @@ class Proxy final : public sluice::ListenHandler, public sluice::ConnectionHandl
         pair->upstream.pair = pair;
         pair->upstream.other = &pair->client;
         pair->client.connected = true;
-        auto up = worker_.connect(g_upstream.ip, g_upstream.port, this);
+        auto up = worker_.connect(g_upstream.address, g_upstream.port, this);
         if (!up) {
             delete pair;
             return nullptr;  // refused: the client gets a RST
@@ -138,22 +133,15 @@ class Proxy final : public sluice::ListenHandler, public sluice::ConnectionHandl
 
 int main(int argc, char** argv) {
     const auto args = sluice::Application::program_arguments(argc, argv);
-    const std::string target = args.size() == 1 ? args[0] : "";
-    const std::size_t colon = target.rfind(':');
-    const auto ip = sluice::Ipv4Address::parse(target.substr(0, colon));
-    unsigned port = 0;
-    const std::string port_text = colon == std::string::npos ? "" : target.substr(colon + 1);
-    if (!ip ||
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port).ec !=
-            std::errc{} ||
-        port == 0 || port > 65535) {
+    const auto upstream = args.size() == 1 ? sluice::Ipv4Endpoint::parse(args[0]) : std::nullopt;
+    if (!upstream) {
         std::fprintf(stderr,
                      "sluice-proxy: expected one UPSTREAM_IP:PORT after the second '--', e.g. "
                      "10.0.0.1:80\nusage: sluice-proxy [EAL options] -- --addr IP/PREFIX --serve "
                      "proxy:PORT [engine options] -- UPSTREAM_IP:PORT\n");
         return 2;
     }
-    g_upstream = Upstream{*ip, static_cast<std::uint16_t>(port)};
+    g_upstream = *upstream;
     sluice::Application app("sluice-proxy");
     if (auto st = app.add_service(
             "proxy", "relays each connection to the upstream given after the second '--'",

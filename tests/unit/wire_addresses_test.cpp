@@ -231,3 +231,23 @@ TEST(WireIpv4Interface, NetmaskForEveryPrefixLength) {
 
 }  // namespace
 }  // namespace sluice::wire
+
+namespace sluice::wire {
+namespace {
+
+TEST(Ipv4Endpoint, ParsesAddressAndPortAndRefusesTheRest) {
+    const auto e = Ipv4Endpoint::parse("10.0.0.1:80");
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->address, Ipv4Address::from_octets(10, 0, 0, 1));
+    EXPECT_EQ(e->port, 80);
+    EXPECT_EQ(e->to_string(), "10.0.0.1:80");
+    EXPECT_EQ(Ipv4Endpoint::parse("192.168.1.2:65535")->port, 65535);
+    for (const char* bad :
+         {"10.0.0.1", "10.0.0.1:", "10.0.0.1:0", "10.0.0.1:65536", "10.0.0.1:080", "10.0.0.1:80x",
+          "10.0.0:80", ":80", "host:80", "10.0.0.1:-1", "10.0.0.1:+80"}) {
+        EXPECT_FALSE(Ipv4Endpoint::parse(bad).has_value()) << bad;
+    }
+}
+
+}  // namespace
+}  // namespace sluice::wire

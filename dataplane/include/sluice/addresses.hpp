@@ -92,11 +92,23 @@ struct Ipv4Interface {
     std::string to_string() const;
 };
 
+// An address and a port: one end of a connection ("10.0.0.1:80").
+struct Ipv4Endpoint {
+    Ipv4Address address;
+    std::uint16_t port = 0;
+
+    // "IP:PORT" with a port from 1 to 65535; nothing for anything else.
+    static std::optional<Ipv4Endpoint> parse(std::string_view text);
+    std::string to_string() const;
+    friend constexpr bool operator==(const Ipv4Endpoint&, const Ipv4Endpoint&) = default;
+};
+
 }  // namespace sluice::wire
 
 namespace sluice {
 // A program's short names for them.
 using wire::Ipv4Address;
+using wire::Ipv4Endpoint;
 using wire::Ipv4Interface;
 using wire::MacAddress;
 }  // namespace sluice
