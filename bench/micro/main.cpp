@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
     register_checksum_benchmarks();
     register_timer_wheel_benchmarks();
     register_port_allocation_benchmarks();
+    register_app_runtime_benchmarks();
     register_toeplitz_benchmarks();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

@@ -12,6 +12,7 @@ void register_receive_queue_benchmarks();    // receive_queue_bench.cpp
 void register_checksum_benchmarks();         // checksum_bench.cpp
 void register_timer_wheel_benchmarks();      // timer_wheel_bench.cpp
 void register_port_allocation_benchmarks();  // port_allocation_bench.cpp
+void register_app_runtime_benchmarks();      // app_runtime_bench.cpp
 // Also records in the benchmark context whether rte_thash_gfni could run ("toeplitz_gfni").
 void register_toeplitz_benchmarks();  // toeplitz_bench.cpp
 

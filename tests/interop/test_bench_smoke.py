@@ -76,6 +76,10 @@ EXPECTED = [
     "ports/ephemeral/lend_take_back",
     "ports/ephemeral/owner_of/addresses:1",
     "ports/ephemeral/owner_of/addresses:8",
+    "app_runtime/empty_turn/bare",
+    "app_runtime/empty_turn/program",
+    "app_runtime/message_to_self",
+    "app_runtime/timer_arm_and_fire",
     "toeplitz/rss_model_hash",
     "toeplitz/rte_softrss",
     "toeplitz/crc32c_flow_hash",
@@ -93,6 +97,9 @@ EXPECTED_COUNTERS = {
     "sack_recovery/": ["per_ack", "in_flight"],
     "receive_queue/": ["per_insert", "held"],
     "timer_wheel/schedule": ["per_timer"],
+    "app_runtime/empty_turn": ["per_turn"],
+    "app_runtime/message": ["per_message"],
+    "app_runtime/timer": ["per_timer"],
     "toeplitz/": ["per_hash"],
 }
 
