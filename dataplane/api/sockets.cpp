@@ -2,9 +2,14 @@
 
 #include <algorithm>
 
+#include <sluice/application.hpp>
+
 #include "dataplane/tcp/tcp_stack.hpp"
 
 namespace sluice::api {
+
+Sockets::Sockets(WorkerContext& worker, std::size_t max_sockets)
+    : Sockets(worker.tcp_stack(), max_sockets) {}
 
 Sockets::Sockets(tcp::TcpStack& stack, std::size_t max_sockets)
     : stack_(stack), sockets_(max_sockets), by_slot_(stack.slot_count(), -1) {

@@ -67,6 +67,7 @@ class WorkerRuntime final : public WorkerContext, public Poller {
     void stop(int status) override;
     Status<api::Errno> post(unsigned to, const Task& task) override;
     Result<TimerId, api::Errno> arm(Nanos delay, const Task& task) override;
+    tcp::TcpStack& tcp_stack() override { return worker_.tcp(); }
 
     // Poller
     void poll() override;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <sluice/sockets.hpp>
+
 #include "dataplane/worker.hpp"
 #include "tests/support/eal_environment.hpp"
 #include "tests/support/ring_port.hpp"
@@ -191,6 +193,19 @@ TEST_F(WorkerRuntimeTest, StartHooksRunOnceOnEachWorkerAtItsFirstTurn) {
     turn(1);
     turn(0);
     EXPECT_EQ(g_log, (std::vector<std::string>{"1:start", "0:start"}));
+}
+
+TEST_F(WorkerRuntimeTest, AProgramBuildsTheSocketLayerOverItsWorker) {
+    start();
+    api::Sockets sockets(ctx(1), 16);
+    const int fd = sockets.socket();
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(sockets.bind(fd, wire::Ipv4Address::any(), 8080), 0);
+    ASSERT_EQ(sockets.listen(fd, 8), 0);
+    EXPECT_TRUE(workers_[1]->tcp().has_listener(8080)) << "on the worker it was built over";
+    EXPECT_FALSE(workers_[0]->tcp().has_listener(8080));
+    EXPECT_EQ(sockets.close(fd), 0);
+    EXPECT_FALSE(workers_[1]->tcp().has_listener(8080));
 }
 
 TEST_F(WorkerRuntimeTest, TheFirstStopAskedForIsTheStatus) {

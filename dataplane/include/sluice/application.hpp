@@ -106,6 +106,9 @@ class WorkerContext {
 
     virtual Status<api::Errno> post(unsigned to, const Task& task) = 0;
     virtual Result<TimerId, api::Errno> arm(Nanos delay, const Task& task) = 0;
+
+    // The worker's TCP, opaque to a program: what api::Sockets is built over.
+    virtual tcp::TcpStack& tcp_stack() = 0;
 };
 
 // Makes a service's handler for one worker. Called once per worker when the service is installed:

@@ -14,6 +14,10 @@
 
 #include <sluice/connection.hpp>
 
+namespace sluice {
+class WorkerContext;
+}
+
 namespace sluice::api {
 
 // Readiness bits, with epoll's meanings.
@@ -32,7 +36,11 @@ struct SocketEvent {
 
 class Sockets final : private ListenHandler, private ConnectionHandler {
   public:
-    // `max_sockets` descriptors; `slots` is the stack's TcpStack::slot_count().
+    // `max_sockets` descriptors over one worker's connections; a program makes one per worker
+    // (in Application::on_worker_start) and drives it from that worker: wait() from a timer
+    // re-armed with after(0) runs once every loop turn.
+    Sockets(WorkerContext& worker, std::size_t max_sockets);
+    // The same over a TcpStack the engine's own code holds.
     Sockets(tcp::TcpStack& stack, std::size_t max_sockets);
     ~Sockets() override;
     Sockets(const Sockets&) = delete;
