@@ -219,7 +219,8 @@ Status<std::string> Engine::start_runtimes(const EngineProgram& program) {
             const std::string name = "sl_msg_" + std::to_string(engine_number) + "_" +
                                      std::to_string(from) + "_" + std::to_string(to);
             rte_ring* r =
-                rte_ring_create_elem(name.c_str(), sizeof(Task), app::WorkerRuntime::kRingSlots,
+                rte_ring_create_elem(name.c_str(), sizeof(Task),
+                                     app::WorkerRuntime::ring_slots(static_cast<unsigned>(n)),
                                      rte_socket_id(), RING_F_SP_ENQ | RING_F_SC_DEQ);
             if (r == nullptr) {
                 return Unexpected{"cannot create the message ring " + name + ": " +
@@ -231,6 +232,7 @@ Status<std::string> Engine::start_runtimes(const EngineProgram& program) {
     for (std::size_t w = 0; w < n; ++w) {
         app::WorkerRuntimeConfig rc;
         rc.workers = static_cast<unsigned>(n);
+        rc.message_capacity = app::WorkerRuntime::ring_slots(static_cast<unsigned>(n)) - 1;
         rc.stop = &stop_request_;
         rc.start_hooks = program.start_hooks;
         for (std::size_t j = 0; j < n; ++j) {

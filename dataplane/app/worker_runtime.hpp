@@ -34,6 +34,8 @@ struct StopRequest {
 struct WorkerRuntimeConfig {
     unsigned workers = 1;
     std::uint32_t timer_capacity = 4096;
+    // Messages one ring holds (its slots less one).
+    unsigned message_capacity = 1023;
     // [j]: this worker -> worker j, and worker j -> this worker (both include this worker's own
     // ring at [id]). Rings of Task elements, single producer and single consumer.
     std::vector<rte_ring*> to_worker;
@@ -45,8 +47,18 @@ struct WorkerRuntimeConfig {
 
 class WorkerRuntime final : public WorkerContext, public Poller {
   public:
-    // Messages each ring may hold; a full ring refuses with EAGAIN.
+    // Slots of each ring (one fewer messages fit); a full ring refuses with EAGAIN. Rings are
+    // smaller with many workers, so that workers^2 of them stay within a few tens of MiB: 1024
+    // up to 8 workers, then 8192 / workers, at least 128.
     static constexpr unsigned kRingSlots = 1024;
+    static constexpr unsigned ring_slots(unsigned workers) {
+        if (workers <= 8)
+            return kRingSlots;
+        unsigned slots = 128;
+        while (slots * 2 <= 8192 / workers)
+            slots *= 2;
+        return slots;
+    }
     // Messages taken from each ring per turn, so that a flood from one worker cannot starve the
     // network.
     static constexpr unsigned kMessagesPerTurn = 64;
@@ -59,6 +71,7 @@ class WorkerRuntime final : public WorkerContext, public Poller {
     // WorkerContext
     unsigned id() const override { return worker_.id(); }
     unsigned count() const override { return config_.workers; }
+    unsigned message_capacity() const override { return config_.message_capacity; }
     std::uint32_t connection_slots() const override;
     Result<api::Connection, api::Errno> connect(Ipv4Address ip, std::uint16_t port,
                                                 api::ConnectionHandler* handler) override;

@@ -173,8 +173,8 @@ bool TcpStack::process_text(Tcb& t, const wire::TcpHeader& th, rte_mbuf*& payloa
 // CLOSE-WAIT is acknowledged only after the application has heard of it: if it closes (or
 // answers) inside on_peer_closed, its FIN or data carries the ACK, one segment where there would
 // be two (Linux gets the same by delaying the ACK of a FIN in CLOSE-WAIT); what nothing carried
-// goes alone at the end of segment_arrives(). After our own FIN the application has closed
-// already, and TIME-WAIT hides the TCB from the caller: the ACK goes now.
+// goes alone at the end of segment_arrives(). After our own FIN the ACK goes now: the application
+// has closed, or has shut down writing and may still be reading (enter_time_wait()).
 void TcpStack::process_fin(Tcb& t) {
     t.peer_fin = true;
     t.rcv_nxt += 1;

@@ -390,6 +390,18 @@ Status<api::Errno> TcpStack::shutdown_write(Tcb& t) {
 
 Status<api::Errno> TcpStack::close(Tcb& t) {
     t.app_closed = true;
+    // In TIME-WAIT still reading what came before the peer's FIN (enter_time_wait()): both
+    // sides are done, so whatever is left unread goes, with no reset.
+    if (t.state == TcpState::TimeWait) {
+        t.receive_queue.clear();
+        api::ConnectionHandler* handler = t.handler;
+        const api::Connection handle = handle_of(t);
+        t.handler = nullptr;
+        ++t.generation;
+        if (handler != nullptr)
+            report_closed(handler, handle, t.user_data, api::CloseReason::Closed);
+        return {};
+    }
     // RFC 2525 2.17 (and Linux): closing with unread data resets the connection, so that the peer
     // learns its data was not consumed.
     if (t.receive_queue.readable() > 0 && is_synchronized(t.state)) {

@@ -33,11 +33,13 @@ constexpr unsigned kMaxWorkers = 128;
 // One worker's keys. Only that worker's thread touches it.
 using Shard = std::unordered_map<std::string, std::string>;
 std::array<Shard, kMaxWorkers> g_shards;
-// Requests each worker has out at other workers. The ring from worker A to worker B (1024
-// messages) carries A's requests to B and A's answers to B's requests: with at most 500 out per
-// worker it always has room for an answer.
-constexpr unsigned kMaxOut = 500;
+// Requests each worker has out at other workers. The ring from worker A to worker B carries A's
+// requests to B and A's answers to B's requests: with at most half its capacity out per worker,
+// it always has room for an answer.
 std::array<unsigned, kMaxWorkers> g_out{};
+unsigned max_out(const sluice::WorkerContext& w) {
+    return w.message_capacity() / 2;
+}
 
 // A request carried to the owner and back. The connection's worker owns it; the owner reads
 // the request and writes the answer while the connection's worker waits for it, and the rings
@@ -185,14 +187,14 @@ class KvService final : public sluice::ListenHandler, public sluice::ConnectionH
         }
         // To the owner, and back: two messages of a pointer and a worker number each.
         const unsigned home = worker_.id();
-        if (g_out[home] >= kMaxOut) {
+        if (g_out[home] >= max_out(worker_)) {
             s.output += "ERROR busy, try again\n";
             return;
         }
         Session* session = &s;
         const auto sent = worker_.send_to(owner, [session, home](sluice::WorkerContext& there) {
             session->request.answer = carry_out(g_shards[there.id()], session->request);
-            // Cannot fail: see kMaxOut.
+            // Cannot fail: see max_out().
             (void)there.send_to(
                 home, [session](sluice::WorkerContext&) { session->service->answered(session); });
         });

@@ -99,6 +99,51 @@ class Receiver final : public api::ListenHandler, public api::ConnectionHandler 
     std::optional<api::CloseReason> closed;
 };
 
+// Shuts down its writing half at once and reads only once the peer has closed: a client that
+// sends a request and then collects the whole answer after the server's FIN.
+class HalfCloser final : public api::ConnectionHandler {
+  public:
+    void on_connected(api::Connection c) override { (void)c.shutdown_write(); }
+    void on_peer_closed(api::Connection c) override {
+        std::vector<std::byte> buffer(4096);
+        for (std::size_t n; (n = c.read(buffer)) > 0;) {
+            for (std::size_t i = 0; i < n; ++i) {
+                if (buffer[i] != pattern_byte(received + i) && !first_wrong)
+                    first_wrong = received + i;
+            }
+            received += n;
+        }
+        (void)c.close();
+    }
+    void on_closed(api::Connection, api::CloseReason r) override { closed = r; }
+
+    std::uint64_t received = 0;
+    std::optional<std::uint64_t> first_wrong;
+    std::optional<api::CloseReason> closed;
+};
+
+// Sends `bytes` of the pattern to each connection it accepts, then closes.
+class Answerer final : public api::ListenHandler, public api::ConnectionHandler {
+  public:
+    explicit Answerer(std::uint32_t bytes) : bytes_(bytes) {}
+    api::ConnectionHandler* on_accept(api::Connection) override { return this; }
+    void on_connected(api::Connection c) override {
+        std::vector<std::byte> data(bytes_);
+        for (std::size_t i = 0; i < data.size(); ++i)
+            data[i] = pattern_byte(i);
+        const auto taken = c.send(data);
+        sent = taken ? *taken : 0;
+        (void)c.close();
+    }
+    void on_closed(api::Connection, api::CloseReason r) override { closed = r; }
+
+    std::size_t sent = 0;
+    std::optional<api::CloseReason> closed;
+
+  private:
+    std::uint32_t bytes_;
+};
+
 class TcpCore : public ::testing::Test {
   protected:
     void SetUp() override { mbufs_before_ = mbufs_in_use(); }
@@ -218,6 +263,30 @@ TEST_F(TcpCore, OnClosedStillFindsTheUserDataAndNothingElse) {
     // Once on_closed has returned, the handle answers nothing.
     EXPECT_EQ(receiver_.handle.user_data(), nullptr);
     EXPECT_FALSE(receiver_.handle.valid());
+}
+
+TEST_F(TcpCore, AHalfClosedSideStillReadsWhatCameBeforeThePeersFin) {
+    // The client's FIN is acknowledged before the server's data and FIN arrive, so the server's
+    // FIN takes the client from FIN-WAIT-2 to TIME-WAIT with all the data still unread. It must
+    // stay readable (on_peer_closed, then read), not be dropped with the connection.
+    constexpr std::uint32_t kAnswer = 32 * 1024;
+    tcp::TcpConfig config;
+    config.send_buffer = 64 * 1024;
+    config.receive_buffer = 64 * 1024;
+    wire_ = std::make_unique<SegmentWire>(config);
+    ASSERT_NE(wire_->a().tcp, nullptr);
+    HalfCloser half_closer;
+    Answerer answerer(kAnswer);
+    ASSERT_TRUE(wire_->b().tcp->listen(kServerPort, &answerer).ok());
+    ASSERT_TRUE(wire_->a().tcp->connect(kEngineIp, kServerPort, &half_closer).has_value());
+    wire_->run(std::chrono::seconds(30),
+               [&] { return half_closer.closed.has_value() && answerer.closed.has_value(); });
+    EXPECT_EQ(answerer.sent, kAnswer);
+    EXPECT_EQ(half_closer.received, kAnswer);
+    EXPECT_FALSE(half_closer.first_wrong.has_value());
+    EXPECT_EQ(half_closer.closed, api::CloseReason::Closed);
+    EXPECT_EQ(answerer.closed, api::CloseReason::Closed);
+    EXPECT_EQ(client().tcp_resets_sent + server().tcp_resets_sent, 0U);
 }
 
 TEST_F(TcpCore, ALostSegmentInTheMiddleIsResentOnceBySackNotByTimeout) {

@@ -63,6 +63,7 @@ class WorkerRuntimeTest : public ::testing::Test {
             app::WorkerRuntimeConfig rc;
             rc.workers = kWorkers;
             rc.timer_capacity = timers;
+            rc.message_capacity = ring_slots - 1;
             rc.stop = &stop_;
             rc.start_hooks = hooks;
             for (unsigned j = 0; j < kWorkers; ++j) {
@@ -206,6 +207,17 @@ TEST_F(WorkerRuntimeTest, AProgramBuildsTheSocketLayerOverItsWorker) {
     EXPECT_FALSE(workers_[0]->tcp().has_listener(8080));
     EXPECT_EQ(sockets.close(fd), 0);
     EXPECT_FALSE(workers_[1]->tcp().has_listener(8080));
+}
+
+TEST_F(WorkerRuntimeTest, RingsShrinkWithManyWorkersAndSayWhatTheyHold) {
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(1), 1024U);
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(8), 1024U);
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(9), 512U);
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(16), 512U);
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(64), 128U);
+    EXPECT_EQ(app::WorkerRuntime::ring_slots(128), 128U);
+    start(/*ring_slots=*/16);
+    EXPECT_EQ(ctx(0).message_capacity(), 15U);
 }
 
 TEST_F(WorkerRuntimeTest, TheFirstStopAskedForIsTheStatus) {

@@ -84,6 +84,10 @@ class WorkerContext {
     // Runs `fn(WorkerContext&)` on worker `to` (this one included) in a later turn of its loop, in
     // the order sent. Errors: EAGAIN (the ring to that worker is full: retry later, or fail the
     // request), EINVAL (no such worker).
+    //
+    // Messages one worker's ring to another holds (1023 up to 8 workers, fewer with more): a
+    // program that keeps fewer than this in flight towards a worker never meets EAGAIN.
+    virtual unsigned message_capacity() const = 0;
     template <typename F>
     Status<api::Errno> send_to(unsigned to, const F& fn) {
         return post(to, Task::of(fn));

@@ -132,7 +132,9 @@ class ConnectionHandler {
     virtual void on_readable(Connection) {}
     // The send buffer has room again after a send() that did not fit.
     virtual void on_writable(Connection) {}
-    // The peer sent FIN; everything before it has been made readable.
+    // The peer sent FIN; everything before it has been made readable. It comes even when this
+    // side had shut down writing already: what is unread stays readable until close() (which
+    // then ends the connection without a reset) or until TIME-WAIT's 2 MSL are over.
     virtual void on_peer_closed(Connection) {}
     // The last callback. The connection is already gone: every call through the handle fails
     // with ENOTCONN, except user_data(), which still returns what was set so that the handler
