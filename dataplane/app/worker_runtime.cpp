@@ -72,7 +72,7 @@ Result<TimerId, api::Errno> WorkerRuntime::arm(Nanos delay, const Task& task) {
     t.deadline = now() + std::max(delay, Nanos{0});
     t.task = task;
     t.generation += 1;
-    t.armed = true;
+    t.armed_turn = turn_;
     heap_.push_back(slot);
     t.heap_index = static_cast<std::uint32_t>(heap_.size() - 1);
     sift_up(t.heap_index);
@@ -85,7 +85,7 @@ bool WorkerRuntime::cancel(TimerId id) {
         return false;
     const auto slot = static_cast<std::uint32_t>(low - 1);
     TimerSlot& t = slots_[slot];
-    if (!t.armed || t.generation != static_cast<std::uint32_t>(id >> kSlotBits))
+    if (!armed(slot) || t.generation != static_cast<std::uint32_t>(id >> kSlotBits))
         return false;
     remove_at(t.heap_index);
     return true;
@@ -93,10 +93,11 @@ bool WorkerRuntime::cancel(TimerId id) {
 
 void WorkerRuntime::run_timers() {
     const Nanos now_ = now();
-    // Timers armed by a running timer with no delay wait for the next turn.
-    for (std::size_t budget = heap_.size(); budget > 0 && !heap_.empty(); --budget) {
+    // A timer armed in this turn (by a message, or by a timer re-arming itself with no delay)
+    // waits for the next one: a self-re-arming after(0) runs once a turn, not forever in one.
+    while (!heap_.empty()) {
         const std::uint32_t slot = heap_.front();
-        if (slots_[slot].deadline > now_)
+        if (slots_[slot].deadline > now_ || slots_[slot].armed_turn == turn_)
             break;
         const Task task = slots_[slot].task;
         remove_at(0);
@@ -106,6 +107,7 @@ void WorkerRuntime::run_timers() {
 }
 
 void WorkerRuntime::poll() {
+    ++turn_;
     if (!started_) {
         started_ = true;
         for (auto& hook : config_.start_hooks)
@@ -160,7 +162,6 @@ void WorkerRuntime::sift_down(std::uint32_t index) {
 
 void WorkerRuntime::remove_at(std::uint32_t index) {
     const std::uint32_t slot = heap_[index];
-    slots_[slot].armed = false;
     slots_[slot].task = Task{};
     free_slots_.push_back(slot);
     const std::uint32_t last = heap_.back();

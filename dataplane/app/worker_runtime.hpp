@@ -2,8 +2,9 @@
 // Each loop turn it runs the messages other workers sent this one, then the timers that are due,
 // then the engine's own client if this worker has one. Everything is sized at start: messages
 // travel by copy through one single-producer single-consumer rte_ring per pair of workers, and
-// timers live in a fixed array ordered by an indexed binary heap. Nothing is allocated and
-// nothing locked per message or timer (docs/architecture.md rule 1).
+// timers live in a fixed array ordered by an indexed binary heap (not TCP's timer wheel: its 1 ms
+// tick is coarser than the turn a program's after(0) promises). Nothing is allocated and nothing
+// locked per message or timer (docs/architecture.md rule 1).
 #pragma once
 
 #include <atomic>
@@ -95,12 +96,16 @@ class WorkerRuntime final : public WorkerContext, public Poller {
         Task task;
         std::uint32_t generation = 0;
         std::uint32_t heap_index = 0;
-        bool armed = false;
+        std::uint32_t armed_turn = 0;  // the turn it was armed in: it runs in a later one
     };
 
     void run_messages();
     void run_timers();
     bool earlier(std::uint32_t a, std::uint32_t b) const;
+    bool armed(std::uint32_t slot) const {
+        const std::uint32_t i = slots_[slot].heap_index;
+        return i < heap_.size() && heap_[i] == slot;
+    }
     void sift_up(std::uint32_t index);
     void sift_down(std::uint32_t index);
     void remove_at(std::uint32_t index);
@@ -110,6 +115,7 @@ class WorkerRuntime final : public WorkerContext, public Poller {
     WorkerRuntimeConfig config_;
     Poller* next_ = nullptr;
     bool started_ = false;
+    std::uint32_t turn_ = 0;  // poll() calls, for armed_turn
     std::vector<TimerSlot> slots_;
     std::vector<std::uint32_t> free_slots_;
     std::vector<std::uint32_t> heap_;  // slot indices, earliest deadline first

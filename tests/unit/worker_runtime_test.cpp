@@ -152,6 +152,29 @@ TEST_F(WorkerRuntimeTest, TimersRunOnceEachInDeadlineOrderWhenDue) {
     EXPECT_EQ(runtimes_[0]->timers_armed(), 0U);
 }
 
+// Re-arms itself with no delay each time it runs: the socket layer's once-a-turn pattern.
+unsigned g_rearmed_runs = 0;
+void rearm_at_once(WorkerContext& w) {
+    ++g_rearmed_runs;
+    (void)w.after(Nanos{0}, [](WorkerContext& again) { rearm_at_once(again); });
+}
+
+TEST_F(WorkerRuntimeTest, ATimerReArmedWithNoDelayRunsOnceATurn) {
+    start();
+    turn(0);
+    g_rearmed_runs = 0;
+    // Other timers armed, not due: they must not give the re-armed one extra runs.
+    for (int i = 0; i < 5; ++i)
+        ASSERT_TRUE(ctx(0).after(1s, [](WorkerContext& w) { note(w, "late"); }).has_value());
+    ASSERT_TRUE(ctx(0).after(0ms, [](WorkerContext& w) { rearm_at_once(w); }).has_value());
+    for (unsigned turns = 1; turns <= 3; ++turns) {
+        clock_.advance(1us);
+        turn(0);
+        EXPECT_EQ(g_rearmed_runs, turns);
+    }
+    EXPECT_TRUE(g_log.empty());
+}
+
 TEST_F(WorkerRuntimeTest, ACancelledTimerNeverRunsAndAStaleIdCancelsNothing) {
     start();
     turn(0);
