@@ -24,6 +24,16 @@ extern "C" void on_signal(int) {
     g_stop.store(true);
 }
 
+// The index of the first "--" at or after `from`, or argc when there is none: EAL's options end
+// at the first, the engine's at the second, and the program's own follow it.
+int next_separator(int argc, char** argv, int from) {
+    for (int i = from; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0)
+            return i;
+    }
+    return argc;
+}
+
 }  // namespace
 
 struct Application::State {
@@ -57,12 +67,8 @@ void Application::set_help(std::string text) {
 }
 
 std::vector<std::string> Application::program_arguments(int argc, char** argv) {
-    int dashes = 0;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--") == 0 && ++dashes == 2)
-            return std::vector<std::string>(argv + i + 1, argv + argc);
-    }
-    return {};
+    const int second = next_separator(argc, argv, next_separator(argc, argv, 1) + 1);
+    return std::vector<std::string>(argv + std::min(second + 1, argc), argv + argc);
 }
 
 int Application::run(int argc, char** argv) {
@@ -70,20 +76,8 @@ int Application::run(int argc, char** argv) {
     const char* me = s.name.c_str();
     // The engine's own options come after "--"; check them first, so a typo is reported before
     // EAL spends time (and prints pages) starting up.
-    int separator = argc;
-    for (int i = 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--") == 0) {
-            separator = i;
-            break;
-        }
-    }
-    int program_separator = argc;
-    for (int i = separator + 1; i < argc; ++i) {
-        if (std::strcmp(argv[i], "--") == 0) {
-            program_separator = i;
-            break;
-        }
-    }
+    const int separator = next_separator(argc, argv, 1);
+    const int program_separator = next_separator(argc, argv, separator + 1);
     std::vector<std::string> engine_args(argv + std::min(separator + 1, argc),
                                          argv + program_separator);
     for (const std::string& a : engine_args) {

@@ -248,13 +248,8 @@ Status<std::string> Engine::start_runtimes(const EngineProgram& program) {
 Result<std::unique_ptr<api::ListenHandler>, std::string> Engine::make_service(
     const std::string& name, std::size_t w) const {
     const ServiceEntry* entry = services_registry_->find(name);
-    if (entry == nullptr) {
-        std::string known;
-        for (const std::string& n : services_registry_->names())
-            known += (known.empty() ? "" : ", ") + n;
-        return Unexpected{"unknown service '" + name + "': the services are " +
-                          (known.empty() ? std::string("(none)") : known)};
-    }
+    if (entry == nullptr)
+        return Unexpected{unknown_service(name, services_registry_->names())};
     std::unique_ptr<api::ListenHandler> handler = entry->factory(*runtimes_[w]);
     if (handler == nullptr)
         return Unexpected{"service '" + name + "' made no handler for worker " + std::to_string(w)};

@@ -289,6 +289,13 @@ Refusal set_steering(EngineOptions& o, const std::string& value) {
 
 }  // namespace
 
+std::string unknown_service(const std::string& name, const std::vector<std::string>& known) {
+    std::string list;
+    for (const std::string& k : known)
+        list += (list.empty() ? "" : ", ") + k;
+    return "unknown service '" + name + "': the services are " + (list.empty() ? "(none)" : list);
+}
+
 namespace {
 
 Refusal add_service(EngineOptions& o, const std::string& value) {
@@ -299,13 +306,8 @@ Refusal add_service(EngineOptions& o, const std::string& value) {
         colon == std::string::npos
             ? 0
             : parse_int<std::uint16_t>(value.substr(colon + 1), 1, 65535).value_or(0);
-    if (std::find(o.service_names.begin(), o.service_names.end(), kind) == o.service_names.end()) {
-        std::string known;
-        for (const std::string& name : o.service_names)
-            known += (known.empty() ? "" : ", ") + name;
-        return "unknown service '" + kind + "': the services are " +
-               (known.empty() ? std::string("(none)") : known) + ", as NAME:PORT (e.g. http:80)";
-    }
+    if (std::find(o.service_names.begin(), o.service_names.end(), kind) == o.service_names.end())
+        return unknown_service(kind, o.service_names) + ", as NAME:PORT (e.g. http:80)";
     if (port == 0)
         return "expected NAME:PORT with a port from 1 to 65535, e.g. http:80";
     for (const ServiceOption& s : o.services) {

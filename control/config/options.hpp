@@ -112,6 +112,9 @@ struct Setting {
 // Every setting, in the order usage() and the config file's sections list them.
 std::span<const Setting> settings();
 
+// "unknown service 'NAME': the services are A, B": for --serve and `sluicectl listen` alike.
+std::string unknown_service(const std::string& name, const std::vector<std::string>& known);
+
 // Parses `args` (without the program name). `--config FILE` is read first, wherever it stands;
 // the other flags then override the file's values, and a repeated flag (--serve) replaces the
 // file's list. `services` are the names --serve and serve = may use (the program's registry).

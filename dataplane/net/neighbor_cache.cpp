@@ -103,12 +103,16 @@ void NeighborCache::drop_list(HeldList& list) {
     for (std::uint32_t i = list.head; i != kNone;) {
         const std::uint32_t next = pool_[i].next;
         events_.drop_unresolved(pool_[i].packet);
-        pool_[i] = Held{nullptr, free_, {}};
-        free_ = i;
-        --held_count_;
+        give_back(i);
         i = next;
     }
     list = HeldList{};
+}
+
+void NeighborCache::give_back(std::uint32_t i) {
+    pool_[i] = Held{nullptr, free_, {}};
+    free_ = i;
+    --held_count_;
 }
 
 void NeighborCache::release_ready(std::uint32_t budget) {
@@ -120,9 +124,7 @@ void NeighborCache::release_ready(std::uint32_t budget) {
             ready_.tail = kNone;
         rte_mbuf* packet = h.packet;
         const wire::MacAddress next_hop = h.next_hop;
-        h = Held{nullptr, free_, {}};
-        free_ = i;
-        --held_count_;
+        give_back(i);
         events_.transmit_held(packet, next_hop);
     }
 }

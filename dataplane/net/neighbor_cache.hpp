@@ -132,6 +132,8 @@ class NeighborCache {
     void release_held(Entry& entry, bool transmit);
     void release_ready(std::uint32_t budget);
     void drop_list(HeldList& list);
+    // Returns pool slot `i` (its packet already passed on) to the free list.
+    void give_back(std::uint32_t i);
 
     rte_hash* index_;
     NeighborConfig config_;

@@ -393,13 +393,7 @@ Status<api::Errno> TcpStack::close(Tcb& t) {
     // In TIME-WAIT still reading what came before the peer's FIN (enter_time_wait()): both
     // sides are done, so whatever is left unread goes, with no reset.
     if (t.state == TcpState::TimeWait) {
-        t.receive_queue.clear();
-        api::ConnectionHandler* handler = t.handler;
-        const api::Connection handle = handle_of(t);
-        t.handler = nullptr;
-        ++t.generation;
-        if (handler != nullptr)
-            report_closed(handler, handle, t.user_data, api::CloseReason::Closed);
+        end_for_application(t);
         return {};
     }
     // RFC 2525 2.17 (and Linux): closing with unread data resets the connection, so that the peer

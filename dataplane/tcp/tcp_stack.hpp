@@ -266,6 +266,8 @@ class TcpStack final : public TransportReceiver {
     void on_persist_timeout(Tcb& t);
     void on_keepalive_timeout(Tcb& t);
     void enter_time_wait(Tcb& t);
+    // In TIME-WAIT: the connection is over for the application (on_closed); the TCB waits alone.
+    void end_for_application(Tcb& t);
 
     TcpConfig config_;
     const TransportLink link_;

@@ -288,29 +288,27 @@ void TcpStack::on_keepalive_timeout(Tcb& t) {
 
 void TcpStack::enter_time_wait(Tcb& t) {
     set_state(t, TcpState::TimeWait);
-    // The generation changes below: a queued delayed ACK will no longer find this TCB.
     t.ack_pending = t.ack_queued = false;
     t.send_queue.clear();
+    t.timer_kind = TimerKind::TimeWait;
+    wheel_.schedule(t.timer, clock_.now() + 2 * config_.msl);
     // The TCB stays only to answer a lost ACK and to keep the 4-tuple from being reused too soon
     // (RFC 9293 3.4.2). An application that shut down its writing half and has not read all the
     // peer sent before its FIN still reads it (as from a Linux socket after shutdown(SHUT_WR)):
     // the connection stays its own until it closes or the 2 MSL are over.
-    if (t.handler != nullptr && !t.app_closed && t.receive_queue.readable() > 0) {
-        t.timer_kind = TimerKind::TimeWait;
-        wheel_.schedule(t.timer, clock_.now() + 2 * config_.msl);
-        return;
-    }
+    if (t.handler == nullptr || t.app_closed || t.receive_queue.readable() == 0)
+        end_for_application(t);
+}
+
+void TcpStack::end_for_application(Tcb& t) {
     t.receive_queue.clear();
-    if (api::ConnectionHandler* handler = t.handler) {
-        const api::Connection handle = handle_of(t);
-        t.handler = nullptr;
-        ++t.generation;
+    api::ConnectionHandler* handler = t.handler;
+    const api::Connection handle = handle_of(t);
+    t.handler = nullptr;
+    // A queued delayed ACK or an old handle no longer finds this TCB.
+    ++t.generation;
+    if (handler != nullptr)
         report_closed(handler, handle, t.user_data, api::CloseReason::Closed);
-    } else {
-        ++t.generation;
-    }
-    t.timer_kind = TimerKind::TimeWait;
-    wheel_.schedule(t.timer, clock_.now() + 2 * config_.msl);
 }
 
 }  // namespace sluice::tcp
